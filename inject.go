@@ -1,0 +1,810 @@
+package chatwidget
+
+import (
+	"bytes"
+	"io"
+)
+
+// This file is the streaming HTML rewriter. It finds the insertion point that
+// golang.org/x/net/html's Tokenizer defines (before the first </body> end
+// tag; failing that, before the first </html> end tag; failing that, at the
+// end) without tokenizing: a resumable scanner jumps between the bytes that
+// matter with bytes.IndexByte and keeps only the few states of the tokenizer
+// that decide where tags, comments and raw text begin and end. The fuzz test
+// holds it to the tokenizer's answer on every input and every chunking.
+//
+// Memory is constant: the only bytes held back are those of a possible
+// </body> or </html> end tag that a write boundary cut, and after a </html>
+// end tag, up to maxHold bytes in case a </body> end tag still follows.
+
+// maxHold bounds the bytes the injector holds back. Two inputs pass it only
+// on purpose: a </body ...> or </html ...> end tag whose attributes run past
+// maxHold bytes (the snippet goes before it, even if the input then ends
+// inside it), and more than maxHold bytes after the
+// first </html> end tag (the snippet goes before </html>, even if a </body>
+// end tag follows later). The tokenizer would wait for the end of the input
+// in both.
+const maxHold = 4096
+
+// scanState is where the scanner stands, named after the x/net/html
+// tokenizer's (and the HTML standard's) states it mirrors.
+type scanState uint8
+
+const (
+	sData                scanState = iota // text, between tags
+	sTagOpen                              // after "<"
+	sEndTagOpen                           // after "</"
+	sTagName                              // in a start or end tag's name
+	sBeforeAttr                           // in a tag, before an attribute or ">"
+	sAttrKey                              // in an attribute name
+	sAfterKey                             // after an attribute name
+	sBeforeValue                          // after "="
+	sQuoted                               // in a quoted attribute value
+	sUnquoted                             // in an unquoted attribute value
+	sMarkup0                              // after "<!"
+	sMarkup1                              // after "<!-"
+	sComment                              // in "<!--" ... "-->"
+	sCommentBang                          // after "--!" in a comment
+	sBogus                                // in a bogus comment, until ">"
+	sPlaintext                            // after <plaintext>: text to the end
+	sRaw                                  // in raw text or RCDATA (style, textarea, title…)
+	sRawLT                                // after "<" in raw text
+	sRawEnd                               // matching the raw end tag's name
+	sRawEndDelim                          // after the raw end tag's name
+	sScript                               // script data
+	sScriptLT                             // after "<" in script data
+	sScriptEscStart                       // after "<!" in script data
+	sScriptEscStartDash                   // after "<!-" in script data
+	sScriptEsc                            // script data escaped (after "<!--")
+	sScriptEscDash                        // after "-" in escaped script data
+	sScriptEscDashDash                    // after "--" in escaped script data
+	sScriptEscLT                          // after "<" in escaped script data
+	sScriptDblStart                       // matching "script" after "<" in escaped script data
+	sScriptDblStartDelim                  // after "<script" in escaped script data
+	sScriptDbl                            // script data double escaped
+	sScriptDblDash                        // after "-" in double escaped script data
+	sScriptDblDashDash                    // after "--" in double escaped script data
+	sScriptDblLT                          // after "<" in double escaped script data
+	sScriptDblEnd                         // matching "script" after "</" in double escaped script data
+	sScriptDblEndDelim                    // after "</script" in double escaped script data
+	sScriptEnd                            // matching "script" after "</" in script data
+	sScriptEndDelim                       // after "</script" in script data
+)
+
+// Tag names the scanner tells apart. Raw-text tags are those after which the
+// tokenizer reads raw text or RCDATA until the matching end tag.
+type tagKind uint8
+
+const (
+	tagOther tagKind = iota
+	tagBody
+	tagHTML
+	tagScript
+	tagPlaintext
+	tagRaw // iframe, noembed, noframes, noscript, style, textarea, title, xmp
+)
+
+// markerAttr marks a <script> tag as the widget's own snippet: a page that
+// carries one before the insertion point does not get a second.
+const markerAttr = "data-chatwidget"
+
+// nameCap is long enough for every tag name and attribute name the scanner
+// needs to recognise ("plaintext", "data-chatwidget").
+const nameCap = 16
+
+// scanner is the resumable state of the search for the insertion point.
+type scanner struct {
+	state    scanState
+	endTag   bool      // the tag being read is an end tag
+	kind     tagKind   // the tag's kind, once its name is read
+	rawName  string    // lower-case name whose end tag closes the raw text
+	idx      int       // bytes of rawName (or "script") matched so far
+	retState scanState // where a failed "</script" match in script data returns
+	quote    byte      // the quote of a quoted attribute value
+	dashes   int       // consecutive '-' in a comment
+	begin    bool      // at the beginning of a comment's data
+	keyFirst bool      // at the first byte of an attribute name
+	n        int       // bytes in name
+	name     [nameCap]byte
+	marker   bool // the start tag carries markerAttr
+}
+
+// injector copies an HTML stream to w and inserts snippet once, at the point
+// the tokenizer defines. It is not safe for concurrent use.
+type injector struct {
+	w       io.Writer
+	snippet []byte
+	sc      scanner
+
+	off      int64 // stream offset of the next byte Write will see
+	written  int64 // stream offset of the first byte not yet written to w
+	tagStart int64 // offset of the "<" of a possible </body> or </html>; -1 if none
+	htmlAt   int64 // offset of the first </html> end tag; -1 if none
+	hold     []byte
+	done     bool // inserted, or given up: the rest passes through
+	err      error
+}
+
+func newInjector(w io.Writer, snippet []byte) *injector {
+	j := &injector{}
+	j.reset(w, snippet)
+	return j
+}
+
+// reset makes j ready for a new stream, keeping its hold buffer.
+func (j *injector) reset(w io.Writer, snippet []byte) {
+	*j = injector{w: w, snippet: snippet, hold: j.hold[:0], tagStart: -1, htmlAt: -1}
+}
+
+// Write scans p for the insertion point and writes what precedes any
+// possible insertion point to the underlying writer. It reports len(p) unless
+// the underlying writer fails.
+func (j *injector) Write(p []byte) (int, error) {
+	if j.err != nil {
+		return 0, j.err
+	}
+	if j.done {
+		return j.passthrough(p)
+	}
+	base := j.off
+	j.off += int64(len(p))
+	for i := 0; i < len(p) && !j.done; {
+		var ev event
+		i, ev = j.sc.scan(p, i)
+		if ev != evNone {
+			j.handle(ev, p, base, base+int64(i))
+		}
+	}
+	if j.done {
+		j.emit(p, base, j.off)
+		return len(p), j.err
+	}
+	j.settle(p, base)
+	return len(p), j.err
+}
+
+// passthrough writes p once the insertion is decided.
+func (j *injector) passthrough(p []byte) (int, error) {
+	n, err := j.w.Write(p)
+	j.off += int64(n)
+	j.written = j.off
+	if err != nil {
+		j.err = err
+	}
+	return n, err
+}
+
+// settle ends a Write that has not decided: it writes everything before the
+// held-back point and keeps the rest, committing to an insertion if the rest
+// outgrows maxHold.
+func (j *injector) settle(p []byte, base int64) {
+	j.emit(p, base, j.pinned())
+	if from := max(j.written, base); from < j.off {
+		j.hold = append(j.hold, p[from-base:]...)
+	}
+	if len(j.hold) > maxHold {
+		at := j.htmlAt
+		if at < 0 || (j.tagStart >= 0 && j.tagStart < at) {
+			at = j.tagStart
+		}
+		j.insertAt(nil, j.off, at)
+	}
+}
+
+// pinned is the offset before which everything may be written.
+func (j *injector) pinned() int64 {
+	at := j.off
+	if j.htmlAt >= 0 && j.htmlAt < at {
+		at = j.htmlAt
+	}
+	if j.tagStart >= 0 && j.tagStart < at {
+		at = j.tagStart
+	}
+	return at
+}
+
+// emit writes the stream's bytes from j.written up to the offset upto, taking
+// them from the hold buffer first and then from p, which starts at offset
+// base.
+func (j *injector) emit(p []byte, base, upto int64) {
+	if j.err != nil || upto <= j.written {
+		return
+	}
+	if len(j.hold) > 0 {
+		k := int(min(upto-j.written, int64(len(j.hold))))
+		j.write(j.hold[:k])
+		j.hold = j.hold[:copy(j.hold, j.hold[k:])]
+		j.written += int64(k)
+	}
+	if upto > j.written {
+		j.write(p[j.written-base : upto-base])
+		j.written = upto
+	}
+}
+
+func (j *injector) write(b []byte) {
+	if j.err != nil || len(b) == 0 {
+		return
+	}
+	_, j.err = j.w.Write(b)
+}
+
+// insertAt writes everything before at, then the snippet, then the rest of
+// what is held and of p (which ends at offset end), and passes the rest of
+// the stream through.
+func (j *injector) insertAt(p []byte, end, at int64) {
+	base := end - int64(len(p))
+	j.emit(p, base, at)
+	j.write(j.snippet)
+	j.emit(p, base, end)
+	j.done = true
+}
+
+// handle acts on a scanner event found in p (which starts at offset base);
+// pos is the offset just after the byte that raised it.
+func (j *injector) handle(ev event, p []byte, base, pos int64) {
+	switch ev {
+	case evTagOpen:
+		j.tagStart = pos - 1
+	case evNotCandidate:
+		j.tagStart = -1
+	case evBodyEnd:
+		j.insertAt(p[:pos-base], pos, j.tagStart)
+	case evHTMLEnd:
+		if j.htmlAt < 0 {
+			j.htmlAt = j.tagStart
+		}
+		j.tagStart = -1
+	case evMarker:
+		j.tagStart, j.htmlAt = -1, -1
+		j.emit(p, base, pos)
+		j.done = true
+	}
+}
+
+// Flush writes everything except a cut </body> or </html> end tag. If a
+// </html> end tag was seen, Flush commits to inserting before it, so that what
+// follows reaches the client now.
+func (j *injector) Flush() error {
+	if j.err != nil || j.done {
+		return j.err
+	}
+	if j.htmlAt >= 0 {
+		j.insertAt(nil, j.off, j.htmlAt)
+		return j.err
+	}
+	j.emit(nil, j.off, j.pinned())
+	return j.err
+}
+
+// Close ends the stream: it inserts the snippet where the tokenizer would at
+// the end of input (before the first </html> end tag, else at the end) and
+// writes what is held. It does not close the underlying writer.
+func (j *injector) Close() error {
+	if j.err != nil || j.done {
+		return j.err
+	}
+	at := j.off
+	if j.htmlAt >= 0 {
+		at = j.htmlAt
+	}
+	j.insertAt(nil, j.off, at)
+	return j.err
+}
+
+// event is what the scanner reports to the injector.
+type event uint8
+
+const (
+	evNone         event = iota
+	evTagOpen            // a "<" that may open a </body> or </html> end tag
+	evNotCandidate       // the tag opened by the last evTagOpen is neither
+	evBodyEnd            // a </body> end tag just closed
+	evHTMLEnd            // a </html> end tag just closed
+	evMarker             // a start tag carrying markerAttr just closed
+)
+
+// asciiLower lower-cases c if it is an ASCII upper-case letter.
+func asciiLower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func isLetter(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f'
+}
+
+// isTagDelim reports whether c ends a raw end tag's name.
+func isTagDelim(c byte) bool { return isSpace(c) || c == '/' || c == '>' }
+
+// scan advances through p from i and returns where it stopped and what it
+// found. It stops after each event so the injector can act on it; otherwise
+// it returns len(p).
+func (s *scanner) scan(p []byte, i int) (int, event) {
+	for i < len(p) {
+		switch s.state {
+		case sData:
+			k := bytes.IndexByte(p[i:], '<')
+			if k < 0 {
+				return len(p), evNone
+			}
+			i += k + 1
+			s.state = sTagOpen
+			return i, evTagOpen
+		case sTagOpen:
+			c := p[i]
+			switch {
+			case isLetter(c):
+				s.startTag(false)
+				return i, evNotCandidate // reconsume the letter as the name
+			case c == '/':
+				s.state = sEndTagOpen
+				i++
+			case c == '!':
+				s.state = sMarkup0
+				return i + 1, evNotCandidate
+			case c == '?':
+				s.state = sBogus
+				return i + 1, evNotCandidate
+			default:
+				s.state = sData // reconsume: "<" was text
+				return i, evNotCandidate
+			}
+		case sEndTagOpen:
+			c := p[i]
+			switch {
+			case c == '>':
+				s.state = sData // "</>" is an empty comment
+				return i + 1, evNotCandidate
+			case isLetter(c):
+				s.startTag(true) // reconsume the letter as the name
+			default:
+				s.state = sBogus // reconsume: c is not '>'
+				return i, evNotCandidate
+			}
+		case sTagName:
+			j := i
+			for j < len(p) && !isTagDelim(p[j]) {
+				j++
+			}
+			s.appendName(p[i:j])
+			i = j
+			if i == len(p) {
+				return i, evNone
+			}
+			if isSpace(p[i]) {
+				i++
+			}
+			s.state = sBeforeAttr
+			if ev := s.nameDone(); ev != evNone {
+				return i, ev
+			}
+		case sBeforeAttr:
+			for i < len(p) && isSpace(p[i]) {
+				i++
+			}
+			if i == len(p) {
+				return i, evNone
+			}
+			if p[i] == '>' {
+				return i + 1, s.tagDone()
+			}
+			s.state, s.keyFirst, s.n = sAttrKey, true, 0
+		case sAttrKey:
+			j := i
+			if s.keyFirst && p[j] == '=' {
+				j++
+			}
+			s.keyFirst = false
+			for j < len(p) {
+				c := p[j]
+				if c == '=' || c == '/' || c == '>' || isSpace(c) {
+					break
+				}
+				j++
+			}
+			if s.kind == tagScript && !s.endTag {
+				s.appendName(p[i:j])
+			}
+			i = j
+			if i < len(p) {
+				s.state = sAfterKey
+				if s.kind == tagScript && !s.endTag && s.nameIs(markerAttr) {
+					s.marker = true
+				}
+			}
+		case sAfterKey:
+			for i < len(p) && isSpace(p[i]) {
+				i++
+			}
+			if i == len(p) {
+				return i, evNone
+			}
+			switch p[i] {
+			case '/':
+				s.state = sBeforeAttr
+				i++
+			case '=':
+				s.state = sBeforeValue
+				i++
+			default:
+				s.state = sBeforeAttr // reconsume
+			}
+		case sBeforeValue:
+			for i < len(p) && isSpace(p[i]) {
+				i++
+			}
+			if i == len(p) {
+				return i, evNone
+			}
+			switch c := p[i]; c {
+			case '>':
+				s.state = sBeforeAttr // reconsume
+			case '"', '\'':
+				s.state, s.quote = sQuoted, c
+				i++
+			default:
+				s.state = sUnquoted
+				i++
+			}
+		case sQuoted:
+			k := bytes.IndexByte(p[i:], s.quote)
+			if k < 0 {
+				return len(p), evNone
+			}
+			i += k + 1
+			s.state = sBeforeAttr
+		case sUnquoted:
+			for i < len(p) {
+				c := p[i]
+				if c == '>' {
+					s.state = sBeforeAttr // reconsume
+					break
+				}
+				i++
+				if isSpace(c) {
+					s.state = sBeforeAttr
+					break
+				}
+			}
+		case sMarkup0:
+			if p[i] == '-' {
+				s.state = sMarkup1
+				i++
+			} else {
+				s.state = sBogus // reconsume
+			}
+		case sMarkup1:
+			if p[i] == '-' {
+				s.state, s.dashes, s.begin = sComment, 0, true
+				i++
+			} else {
+				s.state = sBogus // reconsume
+			}
+		case sComment:
+			i = s.comment(p, i)
+		case sCommentBang:
+			c := p[i]
+			i++
+			s.begin = false
+			switch c {
+			case '>':
+				s.state = sData
+			case '-':
+				s.state, s.dashes = sComment, 1
+			default:
+				s.state, s.dashes = sComment, 0
+			}
+		case sBogus:
+			k := bytes.IndexByte(p[i:], '>')
+			if k < 0 {
+				return len(p), evNone
+			}
+			i += k + 1
+			s.state = sData
+		case sPlaintext:
+			return len(p), evNone
+		case sRaw:
+			k := bytes.IndexByte(p[i:], '<')
+			if k < 0 {
+				return len(p), evNone
+			}
+			i += k + 1
+			s.state = sRawLT
+		case sRawLT:
+			if p[i] == '/' {
+				s.state, s.idx = sRawEnd, 0
+				i++
+			} else {
+				s.state = sRaw // reconsume
+			}
+		case sRawEnd:
+			i = s.matchName(p, i, s.rawName, sRawEndDelim, sRaw)
+		case sRawEndDelim:
+			if isTagDelim(p[i]) {
+				s.rawEndTag() // reconsume the delimiter in the tag name state
+			} else {
+				s.state = sRaw // reconsume
+			}
+		default:
+			i = s.script(p, i)
+		}
+	}
+	return i, evNone
+}
+
+// startTag begins a tag whose name starts at the next byte.
+func (s *scanner) startTag(end bool) {
+	s.state, s.endTag, s.kind, s.n, s.marker = sTagName, end, tagOther, 0, false
+}
+
+// rawEndTag turns a recognised raw end tag into an ordinary end tag, whose
+// name is not one the injector looks for.
+func (s *scanner) rawEndTag() {
+	s.startTag(true)
+	s.n = nameCap + 1
+}
+
+// appendName adds b, lower-cased, to the name being read, remembering only
+// that it is too long once it passes nameCap.
+func (s *scanner) appendName(b []byte) {
+	if s.n+len(b) > nameCap {
+		s.n = nameCap + 1
+		return
+	}
+	for _, c := range b {
+		s.name[s.n] = asciiLower(c)
+		s.n++
+	}
+}
+
+// nameIs reports whether the name read is want.
+func (s *scanner) nameIs(want string) bool {
+	return s.n == len(want) && string(s.name[:s.n]) == want
+}
+
+// nameDone classifies the tag whose name was just read.
+func (s *scanner) nameDone() event {
+	name := ""
+	if s.n <= nameCap {
+		name = string(s.name[:s.n])
+	}
+	if s.endTag {
+		switch name {
+		case "body":
+			s.kind = tagBody
+			return evNone
+		case "html":
+			s.kind = tagHTML
+			return evNone
+		}
+		return evNotCandidate
+	}
+	switch name {
+	case "script":
+		s.kind = tagScript
+	case "plaintext":
+		s.kind = tagPlaintext
+	case "iframe", "noembed", "noframes", "noscript", "style", "textarea", "title", "xmp":
+		s.kind, s.rawName = tagRaw, rawNames[name]
+	}
+	return evNone
+}
+
+// rawNames interns the raw-text tag names so the scanner keeps a constant.
+var rawNames = map[string]string{
+	"iframe": "iframe", "noembed": "noembed", "noframes": "noframes", "noscript": "noscript",
+	"style": "style", "textarea": "textarea", "title": "title", "xmp": "xmp",
+}
+
+// tagDone moves past a tag's closing ">".
+func (s *scanner) tagDone() event {
+	s.state = sData
+	if s.endTag {
+		switch s.kind {
+		case tagBody:
+			return evBodyEnd
+		case tagHTML:
+			return evHTMLEnd
+		}
+		return evNone
+	}
+	switch s.kind {
+	case tagScript:
+		s.state = sScript
+		if s.marker {
+			return evMarker
+		}
+	case tagPlaintext:
+		s.state = sPlaintext
+	case tagRaw:
+		s.state = sRaw
+	}
+	return evNone
+}
+
+// matchName matches name case-insensitively from s.idx on. When all of it
+// matched it moves to next; at the first byte that differs it moves to fail
+// and leaves that byte to be read again.
+func (s *scanner) matchName(p []byte, i int, name string, next, fail scanState) int {
+	for i < len(p) {
+		if asciiLower(p[i]) != name[s.idx] {
+			s.state = fail
+			return i
+		}
+		i++
+		s.idx++
+		if s.idx == len(name) {
+			s.state = next
+			return i
+		}
+	}
+	return i
+}
+
+// comment reads comment data; see readComment in x/net/html.
+func (s *scanner) comment(p []byte, i int) int {
+	for i < len(p) {
+		if s.dashes == 0 && !s.begin {
+			k := bytes.IndexByte(p[i:], '-')
+			if k < 0 {
+				return len(p)
+			}
+			i += k
+		}
+		c := p[i]
+		i++
+		switch c {
+		case '-':
+			s.dashes++
+			continue
+		case '>':
+			if s.dashes >= 2 || s.begin {
+				s.state = sData
+				return i
+			}
+		case '!':
+			if s.dashes >= 2 {
+				s.state = sCommentBang
+				return i
+			}
+		}
+		s.dashes, s.begin = 0, false
+	}
+	return i
+}
+
+// script reads script data, with the escapes x/net/html's readScript follows.
+// It handles one state change per call.
+func (s *scanner) script(p []byte, i int) int {
+	switch s.state {
+	case sScript:
+		k := bytes.IndexByte(p[i:], '<')
+		if k < 0 {
+			return len(p)
+		}
+		s.state = sScriptLT
+		return i + k + 1
+	case sScriptLT:
+		switch p[i] {
+		case '/':
+			s.state, s.idx, s.retState = sScriptEnd, 0, sScript
+			return i + 1
+		case '!':
+			s.state = sScriptEscStart
+			return i + 1
+		}
+		s.state = sScript // reconsume
+		return i
+	case sScriptEnd:
+		return s.matchName(p, i, "script", sScriptEndDelim, s.retState)
+	case sScriptEndDelim:
+		if isTagDelim(p[i]) {
+			s.rawEndTag() // reconsume the delimiter in the tag name state
+		} else {
+			s.state = s.retState // reconsume
+		}
+		return i
+	case sScriptEscStart:
+		if p[i] == '-' {
+			s.state = sScriptEscStartDash
+			return i + 1
+		}
+		s.state = sScript
+		return i
+	case sScriptEscStartDash:
+		if p[i] == '-' {
+			s.state = sScriptEscDashDash
+			return i + 1
+		}
+		s.state = sScript
+		return i
+	case sScriptEsc:
+		for ; i < len(p); i++ {
+			if c := p[i]; c == '-' || c == '<' {
+				s.state = sScriptEscDash
+				if c == '<' {
+					s.state = sScriptEscLT
+				}
+				return i + 1
+			}
+		}
+		return i
+	case sScriptEscDash, sScriptEscDashDash:
+		switch c := p[i]; {
+		case c == '-':
+			s.state = sScriptEscDashDash
+		case c == '<':
+			s.state = sScriptEscLT
+		case c == '>' && s.state == sScriptEscDashDash:
+			s.state = sScript
+		default:
+			s.state = sScriptEsc
+		}
+		return i + 1
+	case sScriptEscLT:
+		switch c := p[i]; {
+		case c == '/':
+			s.state, s.idx, s.retState = sScriptEnd, 0, sScriptEsc
+			return i + 1
+		case isLetter(c):
+			s.state, s.idx = sScriptDblStart, 0 // reconsume the letter
+		default:
+			s.state = sScript // reconsume; x/net/html returns to script data here
+		}
+		return i
+	case sScriptDblStart:
+		return s.matchName(p, i, "script", sScriptDblStartDelim, sScriptEsc)
+	case sScriptDblStartDelim:
+		if isTagDelim(p[i]) {
+			s.state = sScriptDbl
+			return i + 1
+		}
+		s.state = sScriptEsc // reconsume
+		return i
+	case sScriptDbl:
+		for ; i < len(p); i++ {
+			if c := p[i]; c == '-' || c == '<' {
+				s.state = sScriptDblDash
+				if c == '<' {
+					s.state = sScriptDblLT
+				}
+				return i + 1
+			}
+		}
+		return i
+	case sScriptDblDash, sScriptDblDashDash:
+		switch c := p[i]; {
+		case c == '-':
+			s.state = sScriptDblDashDash
+		case c == '<':
+			s.state = sScriptDblLT
+		case c == '>' && s.state == sScriptDblDashDash:
+			s.state = sScript
+		default:
+			s.state = sScriptDbl
+		}
+		return i + 1
+	case sScriptDblLT:
+		if p[i] == '/' {
+			s.state, s.idx = sScriptDblEnd, 0
+			return i + 1
+		}
+		s.state = sScriptDbl // reconsume
+		return i
+	case sScriptDblEnd:
+		return s.matchName(p, i, "script", sScriptDblEndDelim, sScriptDbl)
+	case sScriptDblEndDelim:
+		if isTagDelim(p[i]) {
+			s.state = sScriptEsc
+			return i + 1
+		}
+		s.state = sScriptDbl // reconsume
+		return i
+	}
+	panic("chatwidget: unknown scanner state")
+}

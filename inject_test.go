@@ -1,0 +1,264 @@
+package chatwidget
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/html"
+)
+
+const testSnippet = "<script data-chatwidget>W</script>"
+
+// oracle returns where x/net/html's tokenizer puts the snippet in page, or
+// -1 when the page carries a marker script before its first </body>.
+func oracle(page []byte) int {
+	z := html.NewTokenizer(bytes.NewReader(page))
+	off, htmlAt := 0, -1
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			if htmlAt >= 0 {
+				return htmlAt
+			}
+			return len(page)
+		}
+		name, _ := z.TagName()
+		switch {
+		case tt == html.EndTagToken && string(name) == "body":
+			return off
+		case tt == html.EndTagToken && string(name) == "html" && htmlAt < 0:
+			htmlAt = off
+		case (tt == html.StartTagToken || tt == html.SelfClosingTagToken) && string(name) == "script" && hasMarker(z):
+			return -1
+		}
+		off += len(z.Raw())
+	}
+}
+
+func hasMarker(z *html.Tokenizer) bool {
+	for {
+		k, _, more := z.TagAttr()
+		if string(k) == markerAttr {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+// want is what the injector must write for page.
+func want(page []byte, snippet string) []byte {
+	at := oracle(page)
+	if at < 0 {
+		return page
+	}
+	return []byte(string(page[:at]) + snippet + string(page[at:]))
+}
+
+// inject runs page through an injector, cut into writes at the given offsets.
+func inject(page []byte, cuts ...int) []byte {
+	var out bytes.Buffer
+	j := newInjector(&out, []byte(testSnippet))
+	prev := 0
+	for _, c := range cuts {
+		j.Write(page[prev:c])
+		prev = c
+	}
+	j.Write(page[prev:])
+	j.Close()
+	return out.Bytes()
+}
+
+var injectCases = []struct {
+	name, page, want string
+}{
+	{"body", "<html><body><p>hi</p></body></html>", "<html><body><p>hi</p>" + testSnippet + "</body></html>"},
+	{"upper case", "<HTML><BODY>x</BODY></HTML>", "<HTML><BODY>x" + testSnippet + "</BODY></HTML>"},
+	{"body with attributes", `<body>x</body class=">">`, `<body>x` + testSnippet + `</body class=">">`},
+	{"first body only", "<body>a</body>b</body>", "<body>a" + testSnippet + "</body>b</body>"},
+	{"no body, html", "<html><p>x</html>\n", "<html><p>x" + testSnippet + "</html>\n"},
+	{"body after html", "<html>x</html></body>", "<html>x</html>" + testSnippet + "</body>"},
+	{"neither", "<p>x</p>", "<p>x</p>" + testSnippet},
+	{"empty", "", testSnippet},
+	{"in comment", "<!-- </body> --></body>", "<!-- </body> -->" + testSnippet + "</body>"},
+	{"in script", "<script>'</body>'</script></body>", "<script>'</body>'</script>" + testSnippet + "</body>"},
+	{"in style", "<style></body></style></body>", "<style></body></style>" + testSnippet + "</body>"},
+	{"in textarea", "<textarea></body></textarea></body>", "<textarea></body></textarea>" + testSnippet + "</body>"},
+	{"in title", "<title></body></title></body>", "<title></body></title>" + testSnippet + "</body>"},
+	{"in cdata", "<![CDATA[</body>]]></body>", "<![CDATA[</body>]]>" + testSnippet + "</body>"},
+	{"in attribute", `<a title="</body>"></a></body>`, `<a title="</body>"></a>` + testSnippet + `</body>`},
+	{"in bogus comment", "<?x </body>?></body>", "<?x </body>?>" + testSnippet + "</body>"},
+	{"escaped script", "<script><!--<script></script></body>--></script></body>", "<script><!--<script></script></body>--></script>" + testSnippet + "</body>"},
+	{"bodyx is not body", "</bodyx></body>", "</bodyx>" + testSnippet + "</body>"},
+	{"cut end tag", "<body>x</body", "<body>x</body" + testSnippet},
+	{"plaintext", "<plaintext></body>", "<plaintext></body>" + testSnippet},
+	{"marker", "<script data-chatwidget src=x></script></body>", "<script data-chatwidget src=x></script></body>"},
+	{"marker upper case", "<SCRIPT DATA-CHATWIDGET></SCRIPT></body>", "<SCRIPT DATA-CHATWIDGET></SCRIPT></body>"},
+	{"marker on div", "<div data-chatwidget></div></body>", "<div data-chatwidget></div>" + testSnippet + "</body>"},
+	{"marker after body", "</body><script data-chatwidget></script>", testSnippet + "</body><script data-chatwidget></script>"},
+}
+
+func TestInject(t *testing.T) {
+	for _, tc := range injectCases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := inject([]byte(tc.page)); string(got) != tc.want {
+				t.Errorf("Inject(%q) = %q, want %q", tc.page, got, tc.want)
+			}
+			if w := want([]byte(tc.page), testSnippet); string(w) != tc.want {
+				t.Errorf("tokenizer oracle for %q = %q, want %q; the table is wrong", tc.page, w, tc.want)
+			}
+		})
+	}
+}
+
+// TestInjectEverySplit writes each page byte by byte, and cut in two at
+// every offset, and expects the same output.
+func TestInjectEverySplit(t *testing.T) {
+	for _, tc := range injectCases {
+		page := []byte(tc.page)
+		bytewise := make([]int, len(page))
+		for i := range bytewise {
+			bytewise[i] = i
+		}
+		if got := inject(page, bytewise...); string(got) != tc.want {
+			t.Errorf("%s byte by byte: Inject(%q) = %q, want %q", tc.name, tc.page, got, tc.want)
+		}
+		for cut := 0; cut <= len(page); cut++ {
+			if got := inject(page, cut); string(got) != tc.want {
+				t.Errorf("%s cut at %d: Inject(%q) = %q, want %q", tc.name, cut, tc.page, got, tc.want)
+			}
+		}
+	}
+}
+
+// TestInjectStreams checks that bytes before the insertion point reach the
+// writer during Write, except a cut end tag.
+func TestInjectStreams(t *testing.T) {
+	var out bytes.Buffer
+	j := newInjector(&out, []byte(testSnippet))
+	j.Write([]byte("<html><body><p>first</p></bo"))
+	if got, want := out.String(), "<html><body><p>first</p>"; got != want {
+		t.Fatalf("after a write cut inside </body>, the writer has %q, want %q", got, want)
+	}
+	j.Write([]byte("dy>tail"))
+	if got, want := out.String(), "<html><body><p>first</p>"+testSnippet+"</body>tail"; got != want {
+		t.Fatalf("after </body>, the writer has %q, want %q", got, want)
+	}
+	j.Write([]byte("<more/>"))
+	j.Close()
+	if got, want := out.String(), "<html><body><p>first</p>"+testSnippet+"</body>tail<more/>"; got != want {
+		t.Fatalf("at the end, the writer has %q, want %q", got, want)
+	}
+}
+
+// TestInjectFlush checks that Flush writes all but a cut end tag, and that
+// after </html> it commits to inserting there.
+func TestInjectFlush(t *testing.T) {
+	var out bytes.Buffer
+	j := newInjector(&out, []byte(testSnippet))
+	j.Write([]byte("<body>a<"))
+	j.Flush()
+	if got, want := out.String(), "<body>a"; got != want {
+		t.Fatalf("Flush with a cut tag wrote %q, want %q", got, want)
+	}
+	j.Write([]byte("b>c</html>d"))
+	if got, want := out.String(), "<body>a<b>c"; got != want {
+		t.Fatalf("after </html>, the writer has %q, want %q", got, want)
+	}
+	j.Flush()
+	if got, want := out.String(), "<body>a<b>c"+testSnippet+"</html>d"; got != want {
+		t.Fatalf("Flush after </html> wrote %q, want %q", got, want)
+	}
+}
+
+// TestInjectHoldBounded checks the two documented limits of maxHold.
+func TestInjectHoldBounded(t *testing.T) {
+	long := strings.Repeat("x", 2*maxHold)
+	tests := []struct{ name, page, want string }{
+		{"long body end tag cut by EOF", "<body></body a='" + long, "<body>" + testSnippet + "</body a='" + long},
+		{"body long after html", "<html></html>" + long + "</body>", "<html>" + testSnippet + "</html>" + long + "</body>"},
+	}
+	for _, tc := range tests {
+		var out bytes.Buffer
+		j := newInjector(&out, []byte(testSnippet))
+		for i := 0; i < len(tc.page); i += 100 {
+			j.Write([]byte(tc.page[i:min(i+100, len(tc.page))]))
+			if len(j.hold) > maxHold+100 {
+				t.Fatalf("%s: injector holds %d bytes, more than maxHold+write (%d)", tc.name, len(j.hold), maxHold+100)
+			}
+		}
+		j.Close()
+		if out.String() != tc.want {
+			t.Errorf("%s: Inject = %.60q…, want %.60q…", tc.name, out.String(), tc.want)
+		}
+	}
+}
+
+type failWriter struct{ n int }
+
+func (f *failWriter) Write(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, errors.New("broken pipe")
+	}
+	f.n--
+	return len(p), nil
+}
+
+func TestInjectWriteError(t *testing.T) {
+	j := newInjector(&failWriter{n: 1}, []byte(testSnippet))
+	if _, err := j.Write([]byte("<p>a</p>")); err != nil {
+		t.Fatalf("first Write: %v", err)
+	}
+	if _, err := j.Write([]byte("</body>")); err == nil {
+		t.Fatal("Write after the writer broke returned no error")
+	}
+	if err := j.Close(); err == nil {
+		t.Fatal("Close after the writer broke returned no error")
+	}
+}
+
+// FuzzInject holds the scanner to the tokenizer: for any page and any two
+// cuts, removing the one inserted snippet gives back the page, and the
+// snippet stands where the tokenizer says.
+func FuzzInject(f *testing.F) {
+	for _, tc := range injectCases {
+		f.Add([]byte(tc.page), uint16(len(tc.page)/2), uint16(len(tc.page)/3))
+	}
+	for _, s := range []string{
+		"<!--></body>", "<!---></body>", "<!----!></body>", "<!--!--></body>--!></body>",
+		"<script><!--</script></body>", "<script><!--<script>--></script></body>",
+		"<script><!--<SCRIPT></script></body></script>--></script></body>",
+		"<a b=\"c\"d='</body>'></body>", "<a =\"</body>\"></body>", "<a b= '>'></body>",
+		"<a b=c\"></body>'>x</body>", "</ body></body>", "</></body>", "<!></body>",
+		"<!DOCTYPE html><html><body></body></html>", "<noscript></body></noscript></body>",
+		"<xmp></body ></xmp></body>", "<title></title </body>", "<script/></body></script></body>",
+	} {
+		f.Add([]byte(s), uint16(3), uint16(7))
+	}
+	f.Fuzz(func(t *testing.T, page []byte, cut1, cut2 uint16) {
+		if len(page) > maxHold {
+			return // the documented maxHold limits apply past this size
+		}
+		exp := want(page, testSnippet)
+		a, b := int(cut1)%(len(page)+1), int(cut2)%(len(page)+1)
+		if a > b {
+			a, b = b, a
+		}
+		if got := inject(page, a, b); !bytes.Equal(got, exp) {
+			t.Fatalf("Inject(%q) cut at %d,%d = %q, want %q", page, a, b, got, exp)
+		}
+		bytewise := make([]int, len(page))
+		for i := range bytewise {
+			bytewise[i] = i
+		}
+		if got := inject(page, bytewise...); !bytes.Equal(got, exp) {
+			t.Fatalf("Inject(%q) byte by byte = %q, want %q", page, got, exp)
+		}
+	})
+}
+
+var _ io.WriteCloser = (*injector)(nil)

@@ -1,0 +1,170 @@
+package chatwidget
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// An Option configures a [Middleware]. Options are applied in order by [New],
+// which then validates the result as a whole.
+type Option func(*config)
+
+// config holds everything [New] learns from its arguments and options.
+type config struct {
+	ttl             time.Duration
+	issuer          string
+	audience        []string
+	embed           string
+	customerData    string
+	anonymousWidget bool
+	nonce           func(*http.Request) string
+	skip            func(*http.Request) bool
+	logger          *slog.Logger
+	cacheSize       int
+	now             func() time.Time
+
+	errs []error // option-level errors, reported by validate
+}
+
+// DefaultTTL is how long a token stays valid when [WithTTL] is not given.
+const DefaultTTL = 10 * time.Minute
+
+// DefaultCacheSize is how many signed tokens a [Middleware] keeps when
+// [WithTokenCacheSize] is not given.
+const DefaultCacheSize = 4096
+
+// maxTTL bounds [WithTTL]: a token that lives longer than a day outlives any
+// reasonable session and turns a leaked page into a long-lived credential.
+const maxTTL = 24 * time.Hour
+
+func defaultConfig() config {
+	return config{
+		ttl:             DefaultTTL,
+		embed:           DefaultEmbedTemplate,
+		customerData:    DefaultCustomerDataTemplate,
+		anonymousWidget: true,
+		logger:          slog.Default(),
+		cacheSize:       DefaultCacheSize,
+		now:             time.Now,
+	}
+}
+
+// WithTTL sets how long each token is valid: its exp claim is iat plus d.
+// d must be between one second and 24 hours. Default: [DefaultTTL] (10m).
+func WithTTL(d time.Duration) Option {
+	return func(c *config) { c.ttl = d }
+}
+
+// WithIssuer sets the iss claim of every token. Default: no iss claim.
+func WithIssuer(iss string) Option {
+	return func(c *config) { c.issuer = iss }
+}
+
+// WithAudience sets the aud claim of every token. Default: no aud claim.
+func WithAudience(aud ...string) Option {
+	return func(c *config) { c.audience = append([]string(nil), aud...) }
+}
+
+// WithEmbedTemplate sets the vendor's embed code, as pasted from the vendor's
+// settings. Every WIDGET_ID in it is replaced by the widget ID given to [New];
+// nothing else is changed, except that each <script> start tag gets the CSP
+// nonce (see [WithNonce]) and the first one gets the marker attribute
+// data-chatwidget. It must contain a <script> element.
+// Default: [DefaultEmbedTemplate].
+func WithEmbedTemplate(html string) Option {
+	return func(c *config) { c.embed = html }
+}
+
+// WithCustomerDataTemplate sets the vendor's customer-data code, inserted after
+// the embed code for logged-in visitors only. Every WIDGET_ID in it is replaced
+// by the widget ID and every JWT_TOKEN by the visitor's signed token (which
+// holds only the characters A-Z a-z 0-9 - _ and ., so it is safe inside a
+// JavaScript string or an HTML attribute). Default:
+// [DefaultCustomerDataTemplate].
+func WithCustomerDataTemplate(html string) Option {
+	return func(c *config) { c.customerData = html }
+}
+
+// WithAnonymousWidget sets whether visitors the [Resolver] does not know get
+// the widget (the embed code with no customer data). Default: true.
+func WithAnonymousWidget(on bool) Option {
+	return func(c *config) { c.anonymousWidget = on }
+}
+
+// WithNonce sets a function that returns the request's CSP nonce, typically
+// read from the context where the site's CSP middleware put it. Each inserted
+// <script> tag then carries nonce="…". A nonce that is not base64 (A-Z a-z 0-9
+// + / = - _) is logged and left out. Default: nil, no nonce.
+func WithNonce(f func(r *http.Request) string) Option {
+	return func(c *config) { c.nonce = f }
+}
+
+// WithSkip sets a predicate that, when it returns true, makes the middleware
+// step aside for that request entirely: the handler is called with the
+// original ResponseWriter and the resolver is not called. Use it for paths,
+// methods or hosts that must never carry the widget. Default: nil, skip
+// nothing. See also [Disable] for a per-response opt-out from the handler.
+func WithSkip(f func(r *http.Request) bool) Option {
+	return func(c *config) { c.skip = f }
+}
+
+// WithLogger sets where the middleware logs resolver failures, dropped custom
+// fields and other request-time problems. Log records never hold key material
+// or whole tokens. Default: [slog.Default]() at the time [New] is called; nil
+// means the default.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}
+
+// WithTokenCacheSize sets how many signed tokens the middleware keeps, keyed
+// by the exact claims, so that a visitor's token is signed once and reused
+// while at least half of its TTL remains. 0 turns the cache off and signs on
+// every request. Default: [DefaultCacheSize].
+func WithTokenCacheSize(n int) Option {
+	return func(c *config) { c.cacheSize = n }
+}
+
+// widgetIDPattern is the strict character set of widget IDs: it keeps the ID
+// inert wherever a vendor template puts it (a URL, a JavaScript string, an
+// attribute).
+var widgetIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+
+// validate reports every configuration error at once.
+func (c *config) validate(widgetID string) error {
+	errs := c.errs
+	if !widgetIDPattern.MatchString(widgetID) {
+		errs = append(errs, fmt.Errorf("chatwidget: widget ID %q is not valid; copy it from the vendor's settings (1 to 128 characters of A-Z a-z 0-9 - _)", truncate(widgetID, 40)))
+	}
+	if c.ttl < time.Second || c.ttl > maxTTL {
+		errs = append(errs, fmt.Errorf("chatwidget: TTL %v is out of range; use WithTTL with a duration between 1s and 24h (minutes are typical)", c.ttl))
+	}
+	if c.cacheSize < 0 {
+		errs = append(errs, fmt.Errorf("chatwidget: token cache size %d is negative; use WithTokenCacheSize(0) to turn the cache off", c.cacheSize))
+	}
+	if strings.TrimSpace(c.embed) == "" {
+		errs = append(errs, errors.New("chatwidget: embed template is empty; paste the vendor's embed code into WithEmbedTemplate"))
+	}
+	for _, a := range c.audience {
+		if a == "" {
+			errs = append(errs, errors.New("chatwidget: WithAudience was given an empty audience; pass the value the vendor expects in aud"))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// truncate shortens s for an error message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,99 @@
+package chatwidget
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/gorilla/sessions"
+)
+
+// A Visitor is a logged-in visitor as the chat vendor sees them.
+type Visitor struct {
+	// Name is shown to the support agent; it is required; a Visitor with
+	// an empty Name is treated as anonymous.
+	Name string
+	// Email is sent only when it is not empty.
+	Email string
+	// Subject, when not empty, becomes the sub claim (the site's stable
+	// user ID).
+	Subject string
+	// Fields are extra data shown to the agent, each key a label ("User ID",
+	// "Telephone"). Values must be strings, bools or numbers; others are
+	// logged and dropped. A key that would overwrite name, isLoggedIn,
+	// email or a registered JWT claim (iss, sub, aud, exp, nbf, iat, jti) is
+	// logged and dropped.
+	Fields map[string]any
+}
+
+// A Resolver tells the middleware who the visitor of a request is.
+//
+// Resolve returns nil, nil for an anonymous visitor. An error or a panic is
+// logged and the page is served as for an anonymous visitor. Resolve is called
+// only when an HTML page is about to get the widget, at most once per
+// response, with the request whose context the server cancels when the
+// client goes away.
+type Resolver interface {
+	Resolve(r *http.Request) (*Visitor, error)
+}
+
+// ResolverFunc adapts a function to a [Resolver].
+type ResolverFunc func(r *http.Request) (*Visitor, error)
+
+// Resolve calls f(r).
+func (f ResolverFunc) Resolve(r *http.Request) (*Visitor, error) { return f(r) }
+
+// SessionKeys says which values of a gorilla/sessions session hold the
+// visitor's data. A key is the session's Values key (a string).
+type SessionKeys struct {
+	// Name is the key of the visitor's display name. Required: a session
+	// without a non-empty string under it is anonymous.
+	Name string
+	// Email is the key of the visitor's email, if any.
+	Email string
+	// Subject is the key of the site's user ID, sent as sub, if any.
+	Subject string
+	// Fields maps each label the agent sees to the session key of its value,
+	// e.g. {"User ID": "uid", "Telephone": "phone"}.
+	Fields map[string]string
+}
+
+// SessionResolver returns a [Resolver] that reads the visitor from the
+// session called name in store, using keys to map the session's values to
+// the claims. A visitor with no session, or whose session has no name, is
+// anonymous. A session that cannot be decoded (a tampered or stale cookie)
+// is an error, and the page is served as anonymous.
+func SessionResolver(store sessions.Store, name string, keys SessionKeys) Resolver {
+	return ResolverFunc(func(r *http.Request) (*Visitor, error) {
+		s, err := store.Get(r, name)
+		if err != nil {
+			return nil, fmt.Errorf("session %q: %w", name, err)
+		}
+		return keys.visitor(s.Values)
+	})
+}
+
+// visitor maps session values to a Visitor.
+func (k SessionKeys) visitor(values map[any]any) (*Visitor, error) {
+	name, _ := values[k.Name].(string)
+	if name == "" {
+		return nil, nil
+	}
+	v := &Visitor{Name: name}
+	if k.Email != "" {
+		v.Email, _ = values[k.Email].(string)
+	}
+	if k.Subject != "" {
+		if s, ok := values[k.Subject]; ok {
+			v.Subject = fmt.Sprint(s)
+		}
+	}
+	if len(k.Fields) > 0 {
+		v.Fields = make(map[string]any, len(k.Fields))
+		for label, key := range k.Fields {
+			if val, ok := values[key]; ok {
+				v.Fields[label] = val
+			}
+		}
+	}
+	return v, nil
+}
