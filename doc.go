@@ -1,0 +1,60 @@
+// Package chatwidget hands the logged-in visitor's identity to a live-chat
+// widget: it is net/http middleware that asks a [Resolver] who the visitor
+// is, signs their data as an RS256 JWT with the site's RSA private key, and
+// streams every HTML page through a rewriter that inserts the vendor's embed
+// code and customer-data code right before </body>.
+//
+//	mw, err := chatwidget.New("my-widget-id", chatwidget.KeyFile("private.pem"),
+//		chatwidget.SessionResolver(store, "session", chatwidget.SessionKeys{
+//			Name:   "name",
+//			Email:  "email",
+//			Fields: map[string]string{"User ID": "uid"},
+//		}))
+//	if err != nil {
+//		log.Fatal(err) // says what is wrong and what to do
+//	}
+//	http.ListenAndServe(":8080", mw.Handler(mux)) // or r.Use(mw.Handler)
+//
+// # Claims
+//
+// A logged-in visitor's token carries name, isLoggedIn: true, email (when
+// known), sub (when [Visitor.Subject] is set), each custom field as a
+// top-level claim named by its label, iat and exp ([WithTTL]), and iss and aud
+// when set ([WithIssuer], [WithAudience]). A custom field named like one of
+// these claims is logged and dropped. Tokens are cached per claims and reused
+// while half their TTL remains ([WithTokenCacheSize]).
+//
+// # Where the widget goes
+//
+// The widget is inserted once, right before the first </body> end tag that
+// golang.org/x/net/html's tokenizer reports (so never inside a comment, a
+// <script>, <style>, <textarea> or <title>, or an attribute value); without
+// one, before the first </html> end tag; without either, at the end. A page
+// that already carries a <script data-chatwidget> before its </body> (see
+// [Middleware.Snippet]) is left alone.
+//
+// Only responses that are HTML (text/html or application/xhtml+xml, sniffed
+// as net/http does when no Content-Type is set) and have a body are touched.
+// HEAD requests, 1xx, 204, 206, 3xx and 304 responses, responses with a
+// Content-Encoding or a Content-Range, hijacked connections and everything
+// that is not HTML pass through byte for byte, with sendfile still used for
+// files. The resolver is called only for pages that get the widget.
+//
+// The rewriter streams: what precedes the insertion point reaches the client
+// as it is written, except the few bytes of an end tag cut by a write
+// boundary, and Flush reaches the client. Memory stays constant whatever the
+// size of the page.
+//
+// # Headers
+//
+// A rewritten page loses Content-Length, a strong ETag and Accept-Ranges. A
+// page that carries a token also gets Cache-Control: private (public and
+// s-maxage removed) and Vary: Cookie, so that no shared cache stores it.
+//
+// # Order with other middleware
+//
+// Put compression middleware outside chatwidget (chatwidget sees the
+// uncompressed page; a page that is already compressed is left alone), and
+// CSP middleware outside too, so that the nonce it puts in the request
+// context is there for [WithNonce].
+package chatwidget

@@ -1,0 +1,169 @@
+package chatwidget
+
+import (
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+)
+
+// Middleware inserts the chat widget, with the signed identity of the
+// logged-in visitor, into the HTML pages of the handlers it wraps. Make one
+// with [New]; it is safe for concurrent use.
+type Middleware struct {
+	resolver     Resolver
+	signer       *signer
+	embed        snippetTemplate
+	customerData snippetTemplate
+	anonymous    bool
+	nonce        func(*http.Request) string
+	skip         func(*http.Request) bool
+	logger       *slog.Logger
+}
+
+// New returns a Middleware for the vendor's widget widgetID that signs
+// tokens with key and asks resolver who each visitor is.
+//
+// New reports every problem with its arguments and options at once, each
+// with what to do about it: a widget ID outside A-Z a-z 0-9 - _ (1 to 128
+// characters), a key that is not an RSA private key of at least 2048 bits
+// (encrypted, public, EC, garbage), a nil resolver, a template without a
+// <script> element, a TTL outside 1s to 24h. Its errors never hold key
+// material.
+func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middleware, error) {
+	c := defaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	errs := []error{c.validate(widgetID)}
+	if resolver == nil {
+		errs = append(errs, errors.New("chatwidget: resolver is nil; pass a Resolver, a ResolverFunc or SessionResolver(store, name, keys)"))
+	}
+	var rsaKey *rsa.PrivateKey
+	if key.load == nil {
+		errs = append(errs, errors.New("chatwidget: key is missing; pass KeyFile(\"private.pem\"), KeyPEM(bytes) or KeyRSA(k)"))
+	} else {
+		k, err := key.load()
+		errs = append(errs, err)
+		rsaKey = k
+	}
+	embed, customerData, err := compileTemplates(c.embed, c.customerData, widgetID)
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &Middleware{
+		resolver:     resolver,
+		embed:        embed,
+		customerData: customerData,
+		anonymous:    c.anonymousWidget,
+		nonce:        c.nonce,
+		skip:         c.skip,
+		logger:       c.logger,
+		signer: &signer{
+			key:      rsaKey,
+			ttl:      c.ttl,
+			issuer:   c.issuer,
+			audience: c.audience,
+			now:      c.now,
+			logger:   c.logger,
+			cache:    newTokenCache(c.cacheSize),
+		},
+	}, nil
+}
+
+// Handler returns next wrapped by the middleware. Its signature is
+// func(http.Handler) http.Handler, so it can be passed to a router's Use
+// (chi, gorilla/mux) as it is.
+//
+// The wrapped handler inserts the widget right before the first </body> end
+// tag of each HTML response (see the package doc for the exact rules) and
+// leaves every other response byte for byte alone. It never turns a good page
+// into an error: a resolver that fails or panics, or a token that cannot be
+// signed, gives the anonymous widget and a log record.
+func (m *Middleware) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead || (m.skip != nil && m.skip(r)) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		cw := newResponseWriter(w, r, m)
+		next.ServeHTTP(cw.wrap(), r)
+		// Not deferred: after a panic the response is abandoned (net/http
+		// resets the connection), and writing the widget would hide that.
+		cw.finish()
+	})
+}
+
+// Snippet returns the widget's HTML for the visitor of r, to place in a
+// template by hand (for instance {{.ChatWidget}} before </body>). The first
+// <script> tag carries the attribute data-chatwidget, so the middleware, when
+// it wraps the same page, does not insert the widget a second time. It
+// returns "" when the visitor is anonymous and [WithAnonymousWidget] is off.
+//
+// A page that carries a logged-in visitor's token must not be stored by a
+// shared cache: the middleware sees to that for the pages it wraps; a page
+// served without it needs Cache-Control: private set by the site.
+func (m *Middleware) Snippet(r *http.Request) template.HTML {
+	b, _ := m.render(r, nil)
+	return template.HTML(b) // #nosec G203 -- built from the site's own templates; the token and nonce are checked to be inert
+}
+
+// render resolves the visitor of r and appends the widget's HTML to dst. It
+// reports whether that HTML carries a token; a nil result means no widget.
+func (m *Middleware) render(r *http.Request, dst []byte) ([]byte, bool) {
+	token := ""
+	if v := m.resolve(r); v != nil {
+		t, err := m.signer.token(v)
+		switch {
+		case err != nil:
+			m.logger.Error("chatwidget: cannot sign the visitor's token; serving the anonymous widget", "path", r.URL.Path, "error", err)
+		case !validToken(t):
+			m.logger.Error("chatwidget: signed token is not a compact JWS; serving the anonymous widget", "path", r.URL.Path)
+		default:
+			token = t
+		}
+	}
+	if token == "" && !m.anonymous {
+		return nil, false
+	}
+	nonce := ""
+	if m.nonce != nil {
+		if nonce = m.nonce(r); !validNonce(nonce) {
+			m.logger.Warn("chatwidget: CSP nonce is not base64; leaving it out", "path", r.URL.Path)
+			nonce = ""
+		}
+	}
+	dst = m.embed.appendTo(dst, token, nonce)
+	if token != "" {
+		dst = m.customerData.appendTo(dst, token, nonce)
+	}
+	return dst, token != ""
+}
+
+// resolve asks the resolver who the visitor of r is. A failure is logged and
+// makes the visitor anonymous; a panic with [http.ErrAbortHandler] goes on.
+func (m *Middleware) resolve(r *http.Request) (v *Visitor) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler { //nolint:errorlint // compared as net/http does
+				panic(p)
+			}
+			m.logger.Error("chatwidget: resolver panicked; serving the page as anonymous", "path", r.URL.Path, "panic", fmt.Sprint(p))
+			v = nil
+		}
+	}()
+	v, err := m.resolver.Resolve(r)
+	if err != nil {
+		m.logger.Error("chatwidget: resolver failed; serving the page as anonymous", "path", r.URL.Path, "error", err)
+		return nil
+	}
+	if v != nil && v.Name == "" {
+		return nil
+	}
+	return v
+}

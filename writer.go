@@ -1,0 +1,403 @@
+package chatwidget
+
+import (
+	"bufio"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+)
+
+// sniffLen is how many bytes net/http looks at to sniff a content type.
+const sniffLen = 512
+
+// writerMode is what a responseWriter does with the body.
+type writerMode uint8
+
+const (
+	modeUndecided writerMode = iota // nothing written yet
+	modePass                        // the body passes through untouched
+	modeInject                      // the body goes through the injector
+)
+
+// responseWriter decides at the first write whether the response gets the
+// widget, then passes the body through or streams it through an injector.
+// It implements Flush, Hijack and ReadFrom only through the wrappers made by
+// wrap, which advertise exactly what the inner writer has.
+type responseWriter struct {
+	w        http.ResponseWriter
+	r        *http.Request
+	m        *Middleware
+	status   int // held until the decision; 0 if WriteHeader was not called
+	mode     writerMode
+	disabled bool
+	sniffed  []byte // the first bytes, while no Content-Type says what they are
+	inj      injector
+	snippet  []byte
+}
+
+func newResponseWriter(w http.ResponseWriter, r *http.Request, m *Middleware) *responseWriter {
+	cw := &responseWriter{w: w, r: r, m: m}
+	cw.inj.reset(w, nil)
+	return cw
+}
+
+// Header returns the inner writer's header map.
+func (cw *responseWriter) Header() http.Header { return cw.w.Header() }
+
+// Unwrap returns the inner writer, for [http.ResponseController].
+func (cw *responseWriter) Unwrap() http.ResponseWriter { return cw.w }
+
+func (cw *responseWriter) writer() *responseWriter { return cw }
+
+// WriteHeader holds a final status until the first write, so that the
+// headers can still change; 1xx informational responses go out at once.
+func (cw *responseWriter) WriteHeader(code int) {
+	switch {
+	case cw.mode != modeUndecided:
+		cw.w.WriteHeader(code) // superfluous: net/http logs it
+	case code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols:
+		cw.w.WriteHeader(code)
+	case cw.status == 0:
+		cw.status = code
+	}
+}
+
+// Write sends p through the decided path, deciding first if need be.
+func (cw *responseWriter) Write(p []byte) (int, error) {
+	switch cw.mode {
+	case modePass:
+		return cw.w.Write(p)
+	case modeInject:
+		return cw.inj.Write(p)
+	}
+	if !cw.needsSniff() {
+		cw.decide(nil)
+		return cw.Write(p)
+	}
+	if len(cw.sniffed)+len(p) < sniffLen {
+		cw.sniffed = append(cw.sniffed, p...)
+		return len(p), nil
+	}
+	head := p
+	if len(cw.sniffed) > 0 {
+		head = append(cw.sniffed, p[:sniffLen-len(cw.sniffed)]...)
+	}
+	buffered := len(cw.sniffed)
+	cw.decide(head)
+	if err := cw.writeSniffed(buffered); err != nil {
+		return 0, err
+	}
+	return cw.Write(p)
+}
+
+// writeSniffed writes the first n sniffed bytes, held before the decision.
+func (cw *responseWriter) writeSniffed(n int) error {
+	b := cw.sniffed[:n]
+	cw.sniffed = nil
+	if len(b) == 0 {
+		return nil
+	}
+	var err error
+	if cw.mode == modeInject {
+		_, err = cw.inj.Write(b)
+	} else {
+		_, err = cw.w.Write(b)
+	}
+	return err
+}
+
+// needsSniff reports whether the content type must be sniffed from the body,
+// as net/http does when the handler sets none.
+func (cw *responseWriter) needsSniff() bool {
+	h := cw.w.Header()
+	_, haveType := h["Content-Type"]
+	return !haveType && h.Get("Transfer-Encoding") == ""
+}
+
+// decide chooses between passing the body through and injecting, given the
+// first bytes of the body when the type must be sniffed, and sends the
+// headers.
+func (cw *responseWriter) decide(head []byte) {
+	cw.mode = modePass
+	if cw.injectable(head) {
+		if snippet, private := cw.m.render(cw.r, cw.snippet[:0]); snippet != nil {
+			cw.mode = modeInject
+			cw.snippet = snippet
+			cw.inj.reset(cw.w, snippet)
+			cw.fixHeaders(head, private)
+		}
+	}
+	if cw.status != 0 {
+		cw.w.WriteHeader(cw.status)
+	}
+}
+
+// injectable reports whether the response is an HTML page with a body that
+// the widget may go into.
+func (cw *responseWriter) injectable(head []byte) bool {
+	if cw.disabled {
+		return false
+	}
+	switch s := cw.status; {
+	case s == 0, s == http.StatusOK:
+	case s < 200, s == http.StatusNoContent, s == http.StatusPartialContent,
+		s >= 300 && s < 400:
+		return false
+	}
+	h := cw.w.Header()
+	if ce := h.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		return false
+	}
+	if h.Get("Content-Range") != "" {
+		return false
+	}
+	ct := h.Get("Content-Type")
+	if head != nil {
+		ct = http.DetectContentType(head)
+	}
+	return isHTML(ct)
+}
+
+// isHTML reports whether a Content-Type is an HTML document.
+func isHTML(ct string) bool {
+	if ct == "" {
+		return false
+	}
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = strings.TrimSpace(ct)
+	if strings.EqualFold(ct, "text/html") || strings.EqualFold(ct, "application/xhtml+xml") {
+		return true
+	}
+	if strings.ContainsAny(ct, " \t") { // unusual spacing: let mime judge
+		mt, _, err := mime.ParseMediaType(ct)
+		return err == nil && (mt == "text/html" || mt == "application/xhtml+xml")
+	}
+	return false
+}
+
+// fixHeaders makes the headers true of the rewritten body: its length and
+// strong validator change, ranges no longer apply, and a page with a token
+// must stay out of shared caches.
+func (cw *responseWriter) fixHeaders(head []byte, private bool) {
+	h := cw.w.Header()
+	if head != nil {
+		h.Set("Content-Type", http.DetectContentType(head))
+	}
+	h.Del("Content-Length")
+	h.Del("Accept-Ranges")
+	if et := h.Get("Etag"); et != "" && !strings.HasPrefix(et, "W/") {
+		h.Del("Etag")
+	}
+	if private {
+		makePrivate(h)
+	}
+}
+
+// makePrivate keeps a response out of shared caches: Cache-Control gets
+// private, loses public and s-maxage, and Vary gets Cookie.
+func makePrivate(h http.Header) {
+	var kept []string
+	hasPrivate := false
+	for _, v := range h.Values("Cache-Control") {
+		for d := range strings.SplitSeq(v, ",") {
+			d = strings.TrimSpace(d)
+			name, _, _ := strings.Cut(d, "=")
+			switch strings.ToLower(strings.TrimSpace(name)) {
+			case "", "public", "s-maxage":
+				continue
+			case "private":
+				hasPrivate = true
+			}
+			kept = append(kept, d)
+		}
+	}
+	if !hasPrivate {
+		kept = append([]string{"private"}, kept...)
+	}
+	h.Set("Cache-Control", strings.Join(kept, ", "))
+	for _, v := range h.Values("Vary") {
+		for f := range strings.SplitSeq(v, ",") {
+			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Cookie") {
+				return
+			}
+		}
+	}
+	h.Add("Vary", "Cookie")
+}
+
+// finish ends the response after the handler returns.
+func (cw *responseWriter) finish() {
+	switch cw.mode {
+	case modeUndecided:
+		if cw.sniffed != nil {
+			n := len(cw.sniffed)
+			cw.decide(cw.sniffed)
+			if cw.writeSniffed(n) != nil {
+				return
+			}
+			cw.finish()
+			return
+		}
+		cw.mode = modePass // no body: nothing to insert into
+		if cw.status != 0 {
+			cw.w.WriteHeader(cw.status)
+		}
+	case modeInject:
+		cw.inj.Close()
+	}
+}
+
+// flush sends what is decided and written so far to the client.
+func (cw *responseWriter) flush() {
+	if cw.mode == modeUndecided {
+		head := cw.sniffed
+		if head == nil && cw.needsSniff() {
+			cw.mode = modePass // nothing to sniff: net/http would send no type
+			if cw.status != 0 {
+				cw.w.WriteHeader(cw.status)
+			}
+		} else {
+			n := len(head)
+			cw.decide(head)
+			if cw.writeSniffed(n) != nil {
+				return
+			}
+		}
+	}
+	if cw.mode == modeInject && cw.inj.Flush() != nil {
+		return
+	}
+	cw.w.(http.Flusher).Flush()
+}
+
+// hijack hands the connection over; nothing more is written through cw.
+func (cw *responseWriter) hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := cw.w.(http.Hijacker).Hijack()
+	if err == nil {
+		cw.mode, cw.sniffed = modePass, nil
+	}
+	return c, rw, err
+}
+
+// readFrom copies src to the response. When the body passes through, it
+// delegates to the inner writer, which may use sendfile.
+func (cw *responseWriter) readFrom(src io.Reader) (int64, error) {
+	var n int64
+	if cw.mode == modeUndecided && cw.needsSniff() {
+		buf := make([]byte, sniffLen)
+		k, err := io.ReadFull(src, buf)
+		if k > 0 {
+			if _, werr := cw.Write(buf[:k]); werr != nil {
+				return int64(k), werr
+			}
+		}
+		n = int64(k)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	if cw.mode == modeUndecided {
+		cw.decide(nil)
+	}
+	var m int64
+	var err error
+	if cw.mode == modePass {
+		m, err = cw.w.(io.ReaderFrom).ReadFrom(src)
+	} else {
+		m, err = io.Copy(writerOnly{cw}, src)
+	}
+	return n + m, err
+}
+
+// writerOnly hides ReadFrom so that io.Copy uses Write.
+type writerOnly struct{ io.Writer }
+
+// Disable tells the middleware not to insert the widget into the response
+// being written to w. Call it from a handler before the first write. It
+// reports whether w (or a writer it wraps) is the middleware's; if not, it
+// does nothing.
+func Disable(w http.ResponseWriter) bool {
+	for {
+		if cw, ok := w.(interface{ writer() *responseWriter }); ok {
+			cw.writer().disabled = true
+			return true
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return false
+		}
+		w = u.Unwrap()
+	}
+}
+
+type flusher struct{ cw *responseWriter }
+
+// Flush drains the injector and flushes the inner writer.
+func (f flusher) Flush() { f.cw.flush() }
+
+type hijacker struct{ cw *responseWriter }
+
+// Hijack hands the connection over, as [http.Hijacker] does.
+func (h hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) { return h.cw.hijack() }
+
+type readerFrom struct{ cw *responseWriter }
+
+// ReadFrom copies from src, with sendfile when the body passes through.
+func (r readerFrom) ReadFrom(src io.Reader) (int64, error) { return r.cw.readFrom(src) }
+
+// wrap returns cw with exactly the optional interfaces of the inner writer.
+func (cw *responseWriter) wrap() http.ResponseWriter {
+	_, f := cw.w.(http.Flusher)
+	_, h := cw.w.(http.Hijacker)
+	_, r := cw.w.(io.ReaderFrom)
+	switch {
+	case f && h && r:
+		return struct {
+			*responseWriter
+			flusher
+			hijacker
+			readerFrom
+		}{cw, flusher{cw}, hijacker{cw}, readerFrom{cw}}
+	case f && h:
+		return struct {
+			*responseWriter
+			flusher
+			hijacker
+		}{cw, flusher{cw}, hijacker{cw}}
+	case f && r:
+		return struct {
+			*responseWriter
+			flusher
+			readerFrom
+		}{cw, flusher{cw}, readerFrom{cw}}
+	case h && r:
+		return struct {
+			*responseWriter
+			hijacker
+			readerFrom
+		}{cw, hijacker{cw}, readerFrom{cw}}
+	case f:
+		return struct {
+			*responseWriter
+			flusher
+		}{cw, flusher{cw}}
+	case h:
+		return struct {
+			*responseWriter
+			hijacker
+		}{cw, hijacker{cw}}
+	case r:
+		return struct {
+			*responseWriter
+			readerFrom
+		}{cw, readerFrom{cw}}
+	}
+	return cw
+}
