@@ -1,0 +1,170 @@
+package chatwidget
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/html"
+)
+
+// realisticPage returns an HTML page of about size bytes with what real
+// pages carry: a head with styles and scripts, comments, nested markup with
+// many attributes, inline scripts that hold "<" and "</", and text.
+func realisticPage(size int) []byte {
+	var b bytes.Buffer
+	b.WriteString(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Shop &amp; more</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/static/app.css?v=123">
+<style>body{font:14px/1.4 system-ui}.card>a{color:#333}.x:hover{opacity:.8}</style>
+<script>window.dataLayer=window.dataLayer||[];function g(){dataLayer.push(arguments)}if(1<2){g("</div>")}</script>
+</head><body class="home page">
+<!-- header -->
+<header id="top" class="site-header" data-sticky="true"><nav aria-label="main"><ul>`)
+	for i := 0; b.Len() < size-600; i++ {
+		switch i % 6 {
+		case 0:
+			fmt.Fprintf(&b, `<li class="nav-item"><a href="/c/%d" title="Category %d" data-id="%d">Category %d</a></li>`+"\n", i, i, i, i)
+		case 1:
+			fmt.Fprintf(&b, `<div class="card product" id="p%d" data-price="%d.99" data-json='{"a":"</body>"}'><img src="/img/%d.jpg" alt="Product %d" loading="lazy" width="320" height="240"><h3>Product %d</h3><p>A fine thing, only $%d.99 &ndash; while stocks last.</p></div>`+"\n", i, i, i, i, i, i)
+		case 2:
+			fmt.Fprintf(&b, "<!-- product %d: </body> is not here -->\n", i)
+		case 3:
+			fmt.Fprintf(&b, `<script type="application/ld+json">{"@type":"Product","name":"P%d","offers":{"price":"%d"}}</script>`+"\n", i, i)
+		case 4:
+			fmt.Fprintf(&b, "<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. %d</p>\n", i)
+		case 5:
+			fmt.Fprintf(&b, `<form action="/cart" method="post"><input type="hidden" name="id" value="%d"><button type="submit" class="btn btn-primary" onclick="return a&lt;b">Add</button></form>`+"\n", i)
+		}
+	}
+	b.WriteString(`</ul></nav></header><footer><p>&copy; 2026</p></footer>
+<script src="/static/app.js" defer></script>
+</body>
+</html>
+`)
+	return b.Bytes()
+}
+
+var benchSizes = []struct {
+	name string
+	size int
+}{{"10KB", 10 << 10}, {"100KB", 100 << 10}, {"1MB", 1 << 20}}
+
+// BenchmarkRewrite measures the injector alone, fed in writes of 4 KB.
+func BenchmarkRewrite(b *testing.B) {
+	snippet := []byte(testSnippet)
+	for _, sz := range benchSizes {
+		page := realisticPage(sz.size)
+		b.Run(sz.name, func(b *testing.B) {
+			b.SetBytes(int64(len(page)))
+			b.ReportAllocs()
+			j := newInjector(io.Discard, snippet)
+			for b.Loop() {
+				j.reset(io.Discard, snippet)
+				for i := 0; i < len(page); i += 4096 {
+					j.Write(page[i:min(i+4096, len(page))])
+				}
+				j.Close()
+			}
+		})
+	}
+}
+
+// BenchmarkTokenizer measures x/net/html's tokenizer over the same pages,
+// the baseline the rewriter is compared with in the same run.
+func BenchmarkTokenizer(b *testing.B) {
+	for _, sz := range benchSizes {
+		page := realisticPage(sz.size)
+		b.Run(sz.name, func(b *testing.B) {
+			b.SetBytes(int64(len(page)))
+			b.ReportAllocs()
+			for b.Loop() {
+				z := html.NewTokenizer(bytes.NewReader(page))
+				for z.Next() != html.ErrorToken {
+				}
+			}
+		})
+	}
+}
+
+// discardWriter is a ResponseWriter that keeps headers and drops the body.
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(code int)        { d.code = code }
+func (d *discardWriter) Flush()                      {}
+
+// chunked serves body with the given content type, in writes of 4 KB.
+func chunked(ct string, body []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", ct)
+		for i := 0; i < len(body); i += 4096 {
+			w.Write(body[i:min(i+4096, len(body))])
+		}
+	})
+}
+
+// BenchmarkMiddleware serves a page through ServeHTTP with a logged-in
+// visitor, beside the bare handler.
+func BenchmarkMiddleware(b *testing.B) {
+	json := []byte(`{"items":[` + strings.Repeat(`{"id":12345,"name":"product </body>","price":9.99},`, 200) + `{}]}`)[:10<<10]
+	cases := []struct {
+		name, ct string
+		body     []byte
+	}{
+		{"html-100KB", "text/html; charset=utf-8", realisticPage(100 << 10)},
+		{"json-10KB", "application/json", json},
+	}
+	m := newTest(b, fixed(alice), nil)
+	for _, tc := range cases {
+		bare := chunked(tc.ct, tc.body)
+		for _, v := range []struct {
+			name string
+			h    http.Handler
+		}{{"bare", bare}, {"injected", m.Handler(bare)}} {
+			b.Run(tc.name+"/"+v.name, func(b *testing.B) {
+				b.SetBytes(int64(len(tc.body)))
+				b.ReportAllocs()
+				req := httptest.NewRequest("GET", "/", nil)
+				w := &discardWriter{h: http.Header{}}
+				for b.Loop() {
+					clear(w.h)
+					v.h.ServeHTTP(w, req)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkSign measures a token: signed on every call (cold), and taken
+// from the cache (cached).
+func BenchmarkSign(b *testing.B) {
+	b.Run("cold", func(b *testing.B) {
+		m := newTest(b, fixed(nil), nil, WithTokenCacheSize(0))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := m.signer.token(alice); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		m := newTest(b, fixed(nil), nil, WithTTL(time.Hour))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := m.signer.token(alice); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
