@@ -94,6 +94,7 @@ const nameCap = 16
 
 // scanner is the resumable state of the search for the insertion point.
 type scanner struct {
+	lt       int64 // stream offset of the last "<" read as text
 	state    scanState
 	endTag   bool      // the tag being read is an end tag
 	kind     tagKind   // the tag's kind, once its name is read
@@ -150,7 +151,7 @@ func (j *injector) Write(p []byte) (int, error) {
 	j.off += int64(len(p))
 	for i := 0; i < len(p) && !j.done; {
 		var ev event
-		i, ev = j.sc.scan(p, i)
+		i, ev = j.sc.scan(p, i, base)
 		if ev != evNone {
 			j.handle(ev, p, base, base+int64(i))
 		}
@@ -200,6 +201,9 @@ func (j *injector) pinned() int64 {
 	if j.tagStart >= 0 && j.tagStart < at {
 		at = j.tagStart
 	}
+	if (j.sc.state == sTagOpen || j.sc.state == sEndTagOpen) && j.sc.lt < at {
+		at = j.sc.lt // a write boundary cut "<" or "</" from what follows
+	}
 	return at
 }
 
@@ -244,8 +248,8 @@ func (j *injector) insertAt(p []byte, end, at int64) {
 // pos is the offset just after the byte that raised it.
 func (j *injector) handle(ev event, p []byte, base, pos int64) {
 	switch ev {
-	case evTagOpen:
-		j.tagStart = pos - 1
+	case evCandidate:
+		j.tagStart = j.sc.lt
 	case evNotCandidate:
 		j.tagStart = -1
 	case evBodyEnd:
@@ -297,8 +301,8 @@ type event uint8
 
 const (
 	evNone         event = iota
-	evTagOpen            // a "<" that may open a </body> or </html> end tag
-	evNotCandidate       // the tag opened by the last evTagOpen is neither
+	evCandidate          // "</b" or "</h": a </body> or </html> end tag may begin at sc.lt
+	evNotCandidate       // the tag of the last evCandidate is neither
 	evBodyEnd            // a </body> end tag just closed
 	evHTMLEnd            // a </html> end tag just closed
 	evMarker             // a start tag carrying markerAttr just closed
@@ -314,17 +318,34 @@ func asciiLower(c byte) byte {
 
 func isLetter(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
 
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f'
-}
+// Character classes of the bytes that end names and values in a tag.
+const (
+	cSpace    = 1 << iota // HTML white space
+	cTagDelim             // ends a tag name: space, '/', '>'
+	cKeyDelim             // ends an attribute name: space, '/', '>', '='
+	cValDelim             // ends an unquoted attribute value: space, '>'
+)
 
-// isTagDelim reports whether c ends a raw end tag's name.
-func isTagDelim(c byte) bool { return isSpace(c) || c == '/' || c == '>' }
+var charClass = func() (t [256]uint8) {
+	for _, c := range []byte(" \n\r\t\f") {
+		t[c] = cSpace | cTagDelim | cKeyDelim | cValDelim
+	}
+	t['/'] = cTagDelim | cKeyDelim
+	t['>'] = cTagDelim | cKeyDelim | cValDelim
+	t['='] = cKeyDelim
+	return t
+}()
+
+func isSpace(c byte) bool { return charClass[c]&cSpace != 0 }
+
+// isTagDelim reports whether c ends a tag name.
+func isTagDelim(c byte) bool { return charClass[c]&cTagDelim != 0 }
 
 // scan advances through p from i and returns where it stopped and what it
 // found. It stops after each event so the injector can act on it; otherwise
 // it returns len(p).
-func (s *scanner) scan(p []byte, i int) (int, event) {
+// base is the stream offset of p[0].
+func (s *scanner) scan(p []byte, i int, base int64) (int, event) {
 	for i < len(p) {
 		switch s.state {
 		case sData:
@@ -332,144 +353,45 @@ func (s *scanner) scan(p []byte, i int) (int, event) {
 			if k < 0 {
 				return len(p), evNone
 			}
-			i += k + 1
+			i += k
+			s.lt = base + int64(i)
 			s.state = sTagOpen
-			return i, evTagOpen
+			i++
 		case sTagOpen:
 			c := p[i]
 			switch {
 			case isLetter(c):
-				s.startTag(false)
-				return i, evNotCandidate // reconsume the letter as the name
+				s.startTag(false, c) // reconsume the letter as the name
 			case c == '/':
 				s.state = sEndTagOpen
 				i++
 			case c == '!':
 				s.state = sMarkup0
-				return i + 1, evNotCandidate
+				i++
 			case c == '?':
 				s.state = sBogus
-				return i + 1, evNotCandidate
+				i++
 			default:
 				s.state = sData // reconsume: "<" was text
-				return i, evNotCandidate
 			}
 		case sEndTagOpen:
 			c := p[i]
 			switch {
 			case c == '>':
 				s.state = sData // "</>" is an empty comment
-				return i + 1, evNotCandidate
+				i++
 			case isLetter(c):
-				s.startTag(true) // reconsume the letter as the name
+				s.startTag(true, c) // reconsume the letter as the name
+				if s.n == 0 {
+					return i, evCandidate
+				}
 			default:
 				s.state = sBogus // reconsume: c is not '>'
-				return i, evNotCandidate
 			}
-		case sTagName:
-			j := i
-			for j < len(p) && !isTagDelim(p[j]) {
-				j++
-			}
-			s.appendName(p[i:j])
-			i = j
-			if i == len(p) {
-				return i, evNone
-			}
-			if isSpace(p[i]) {
-				i++
-			}
-			s.state = sBeforeAttr
-			if ev := s.nameDone(); ev != evNone {
+		case sTagName, sBeforeAttr, sAttrKey, sAfterKey, sBeforeValue, sQuoted, sUnquoted:
+			var ev event
+			if i, ev = s.tag(p, i); ev != evNone {
 				return i, ev
-			}
-		case sBeforeAttr:
-			for i < len(p) && isSpace(p[i]) {
-				i++
-			}
-			if i == len(p) {
-				return i, evNone
-			}
-			if p[i] == '>' {
-				return i + 1, s.tagDone()
-			}
-			s.state, s.keyFirst, s.n = sAttrKey, true, 0
-		case sAttrKey:
-			j := i
-			if s.keyFirst && p[j] == '=' {
-				j++
-			}
-			s.keyFirst = false
-			for j < len(p) {
-				c := p[j]
-				if c == '=' || c == '/' || c == '>' || isSpace(c) {
-					break
-				}
-				j++
-			}
-			if s.kind == tagScript && !s.endTag {
-				s.appendName(p[i:j])
-			}
-			i = j
-			if i < len(p) {
-				s.state = sAfterKey
-				if s.kind == tagScript && !s.endTag && s.nameIs(markerAttr) {
-					s.marker = true
-				}
-			}
-		case sAfterKey:
-			for i < len(p) && isSpace(p[i]) {
-				i++
-			}
-			if i == len(p) {
-				return i, evNone
-			}
-			switch p[i] {
-			case '/':
-				s.state = sBeforeAttr
-				i++
-			case '=':
-				s.state = sBeforeValue
-				i++
-			default:
-				s.state = sBeforeAttr // reconsume
-			}
-		case sBeforeValue:
-			for i < len(p) && isSpace(p[i]) {
-				i++
-			}
-			if i == len(p) {
-				return i, evNone
-			}
-			switch c := p[i]; c {
-			case '>':
-				s.state = sBeforeAttr // reconsume
-			case '"', '\'':
-				s.state, s.quote = sQuoted, c
-				i++
-			default:
-				s.state = sUnquoted
-				i++
-			}
-		case sQuoted:
-			k := bytes.IndexByte(p[i:], s.quote)
-			if k < 0 {
-				return len(p), evNone
-			}
-			i += k + 1
-			s.state = sBeforeAttr
-		case sUnquoted:
-			for i < len(p) {
-				c := p[i]
-				if c == '>' {
-					s.state = sBeforeAttr // reconsume
-					break
-				}
-				i++
-				if isSpace(c) {
-					s.state = sBeforeAttr
-					break
-				}
 			}
 		case sMarkup0:
 			if p[i] == '-' {
@@ -537,16 +459,174 @@ func (s *scanner) scan(p []byte, i int) (int, event) {
 	return i, evNone
 }
 
-// startTag begins a tag whose name starts at the next byte.
-func (s *scanner) startTag(end bool) {
-	s.state, s.endTag, s.kind, s.n, s.marker = sTagName, end, tagOther, 0, false
+// tag reads a start or end tag, from its name to its ">", the way
+// x/net/html's readTag does: a ">" ends the tag except inside a quoted
+// attribute value, and a quote opens a value only right after "=". It runs
+// the tag's states in one loop and saves the state only where p ends.
+func (s *scanner) tag(p []byte, i int) (int, event) {
+	n := len(p)
+	switch s.state {
+	case sBeforeAttr:
+		goto beforeAttr
+	case sAttrKey:
+		goto attrKey
+	case sAfterKey:
+		goto afterKey
+	case sBeforeValue:
+		goto beforeValue
+	case sQuoted:
+		goto quoted
+	case sUnquoted:
+		goto unquoted
+	}
+	// sTagName
+	{
+		j := i
+		for j < n && charClass[p[j]]&cTagDelim == 0 {
+			j++
+		}
+		if s.n <= nameCap {
+			s.appendName(p[i:j])
+		}
+		if j == n {
+			s.state = sTagName
+			return n, evNone
+		}
+		i = j
+		if charClass[p[i]]&cSpace != 0 {
+			i++
+		}
+		if ev := s.nameDone(); ev != evNone {
+			s.state = sBeforeAttr
+			return i, ev
+		}
+	}
+beforeAttr:
+	for i < n && charClass[p[i]]&cSpace != 0 {
+		i++
+	}
+	if i == n {
+		s.state = sBeforeAttr
+		return n, evNone
+	}
+	if p[i] == '>' {
+		return i + 1, s.tagDone()
+	}
+	s.keyFirst, s.n = true, 0
+attrKey:
+	{
+		j := i
+		if s.keyFirst && p[j] == '=' {
+			j++ // "=" that begins a name is part of it
+		}
+		s.keyFirst = false
+		for j < n && charClass[p[j]]&cKeyDelim == 0 {
+			j++
+		}
+		marker := s.kind == tagScript && !s.endTag
+		if marker {
+			s.appendName(p[i:j])
+		}
+		if j == n {
+			s.state = sAttrKey
+			return n, evNone
+		}
+		i = j
+		if marker && s.nameIs(markerAttr) {
+			s.marker = true
+		}
+	}
+afterKey:
+	for i < n && charClass[p[i]]&cSpace != 0 {
+		i++
+	}
+	if i == n {
+		s.state = sAfterKey
+		return n, evNone
+	}
+	switch p[i] {
+	case '/':
+		i++
+		goto beforeAttr
+	case '=':
+		i++
+	default:
+		goto beforeAttr // read it again
+	}
+beforeValue:
+	for i < n && charClass[p[i]]&cSpace != 0 {
+		i++
+	}
+	if i == n {
+		s.state = sBeforeValue
+		return n, evNone
+	}
+	switch c := p[i]; c {
+	case '>':
+		goto beforeAttr // read it again
+	case '"', '\'':
+		s.quote = c
+		i++
+	default:
+		i++
+		goto unquoted
+	}
+quoted:
+	{
+		// Values are short: a plain loop beats IndexByte's call until it
+		// has looked at a few bytes.
+		j, q := i, s.quote
+		for lim := min(n, i+16); j < lim && p[j] != q; j++ {
+		}
+		if j < n && p[j] != q {
+			if k := bytes.IndexByte(p[j:], q); k >= 0 {
+				j += k
+			} else {
+				j = n
+			}
+		}
+		if j == n {
+			s.state = sQuoted
+			return n, evNone
+		}
+		i = j + 1
+	}
+	goto beforeAttr
+unquoted:
+	for i < n && charClass[p[i]]&cValDelim == 0 {
+		i++
+	}
+	if i == n {
+		s.state = sUnquoted
+		return n, evNone
+	}
+	if p[i] != '>' {
+		i++ // white space ends the value; ">" is read again
+	}
+	goto beforeAttr
+}
+
+// startTag begins a tag whose name starts with c, the next byte. Its name
+// is kept only if c can begin a name the scanner looks for.
+func (s *scanner) startTag(end bool, c byte) {
+	s.state, s.endTag, s.kind, s.marker = sTagName, end, tagOther, false
+	s.n = nameCap + 1
+	switch c | 0x20 {
+	case 'b', 'h':
+		if end {
+			s.n = 0
+		}
+	case 'i', 'n', 'p', 's', 't', 'x':
+		if !end {
+			s.n = 0
+		}
+	}
 }
 
 // rawEndTag turns a recognised raw end tag into an ordinary end tag, whose
 // name is not one the injector looks for.
 func (s *scanner) rawEndTag() {
-	s.startTag(true)
-	s.n = nameCap + 1
+	s.startTag(true, 0)
 }
 
 // appendName adds b, lower-cased, to the name being read, remembering only
@@ -567,14 +647,16 @@ func (s *scanner) nameIs(want string) bool {
 	return s.n == len(want) && string(s.name[:s.n]) == want
 }
 
-// nameDone classifies the tag whose name was just read.
+// nameDone classifies the tag whose name was just read. For an end tag
+// that began as a candidate, it reports evNotCandidate unless the name is
+// body or html.
 func (s *scanner) nameDone() event {
-	name := ""
-	if s.n <= nameCap {
-		name = string(s.name[:s.n])
+	if s.n > nameCap {
+		return evNone // a name that does not matter, not a candidate
 	}
+	name := s.name[:s.n]
 	if s.endTag {
-		switch name {
+		switch string(name) {
 		case "body":
 			s.kind = tagBody
 			return evNone
@@ -584,21 +666,29 @@ func (s *scanner) nameDone() event {
 		}
 		return evNotCandidate
 	}
-	switch name {
+	switch string(name) {
 	case "script":
 		s.kind = tagScript
 	case "plaintext":
 		s.kind = tagPlaintext
-	case "iframe", "noembed", "noframes", "noscript", "style", "textarea", "title", "xmp":
-		s.kind, s.rawName = tagRaw, rawNames[name]
+	case "iframe":
+		s.kind, s.rawName = tagRaw, "iframe"
+	case "noembed":
+		s.kind, s.rawName = tagRaw, "noembed"
+	case "noframes":
+		s.kind, s.rawName = tagRaw, "noframes"
+	case "noscript":
+		s.kind, s.rawName = tagRaw, "noscript"
+	case "style":
+		s.kind, s.rawName = tagRaw, "style"
+	case "textarea":
+		s.kind, s.rawName = tagRaw, "textarea"
+	case "title":
+		s.kind, s.rawName = tagRaw, "title"
+	case "xmp":
+		s.kind, s.rawName = tagRaw, "xmp"
 	}
 	return evNone
-}
-
-// rawNames interns the raw-text tag names so the scanner keeps a constant.
-var rawNames = map[string]string{
-	"iframe": "iframe", "noembed": "noembed", "noframes": "noframes", "noscript": "noscript",
-	"style": "style", "textarea": "textarea", "title": "title", "xmp": "xmp",
 }
 
 // tagDone moves past a tag's closing ">".

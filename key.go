@@ -56,6 +56,17 @@ func KeyRSA(k *rsa.PrivateKey) Key {
 	}}
 }
 
+// PublicKeyPEM returns the public half of the middleware's key as a PEM
+// "PUBLIC KEY" block (PKIX, what `openssl rsa -pubout` writes): the text to
+// paste into the vendor's settings.
+func (m *Middleware) PublicKeyPEM() []byte {
+	der, err := x509.MarshalPKIXPublicKey(&m.signer.key.PublicKey)
+	if err != nil {
+		panic("chatwidget: an RSA public key does not marshal: " + err.Error()) // cannot happen for an RSA key
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
+
 // parsePrivateKeyPEM finds the first key block in b and parses it. Its errors
 // name the block type, never its bytes.
 func parsePrivateKeyPEM(b []byte) (*rsa.PrivateKey, error) {

@@ -87,6 +87,17 @@ func assertNoKeyMaterial(t *testing.T, s string, pemBytes []byte) {
 	}
 }
 
+func TestPublicKeyPEM(t *testing.T) {
+	m := newTest(t, fixed(nil), nil)
+	want, err := os.ReadFile("testdata/public.pem") // written by openssl rsa -pubout
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.PublicKeyPEM(); string(got) != string(want) {
+		t.Errorf("PublicKeyPEM() = %q, want what openssl wrote: %q", got, want)
+	}
+}
+
 func TestKeyRSA(t *testing.T) {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {

@@ -53,7 +53,8 @@ type SessionKeys struct {
 	// Subject is the key of the site's user ID, sent as sub, if any.
 	Subject string
 	// Fields maps each label the agent sees to the session key of its value,
-	// e.g. {"User ID": "uid", "Telephone": "phone"}.
+	// e.g. {"User ID": "uid", "Telephone": "phone"}. A value that is missing,
+	// nil or the empty string is left out.
 	Fields map[string]string
 }
 
@@ -83,14 +84,14 @@ func (k SessionKeys) visitor(values map[any]any) (*Visitor, error) {
 		v.Email, _ = values[k.Email].(string)
 	}
 	if k.Subject != "" {
-		if s, ok := values[k.Subject]; ok {
+		if s, ok := values[k.Subject]; ok && s != nil {
 			v.Subject = fmt.Sprint(s)
 		}
 	}
 	if len(k.Fields) > 0 {
 		v.Fields = make(map[string]any, len(k.Fields))
 		for label, key := range k.Fields {
-			if val, ok := values[key]; ok {
+			if val, ok := values[key]; ok && val != nil && val != "" {
 				v.Fields[label] = val
 			}
 		}

@@ -43,6 +43,7 @@ func TestSessionResolver(t *testing.T) {
 		{"logged in", sessionCookie(t, store, map[any]any{"name": "Alice", "email": "a@example.com", "uid": 1001, "plan": "Pro"}),
 			&Visitor{Name: "Alice", Email: "a@example.com", Subject: "1001", Fields: map[string]any{"User ID": 1001, "Plan": "Pro"}}, false},
 		{"no name", sessionCookie(t, store, map[any]any{"email": "a@example.com"}), nil, false},
+		{"empty field", sessionCookie(t, store, map[any]any{"name": "Bob", "plan": ""}), &Visitor{Name: "Bob", Fields: map[string]any{}}, false},
 		{"name not a string", sessionCookie(t, store, map[any]any{"name": 7}), nil, false},
 		{"tampered", &http.Cookie{Name: "sess", Value: "MTYx" + strings.Repeat("A", 40)}, nil, true},
 	}

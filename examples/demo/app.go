@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"embed"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+
+	"github.com/chatwidget/chatwidget"
+	"github.com/gorilla/sessions"
+)
+
+// appConfig is what newApp builds the demo site from.
+type appConfig struct {
+	WidgetID   string
+	Key        *rsa.PrivateKey // signs the tokens
+	SessionKey []byte          // signs the session cookie; empty: 32 random bytes
+	Logger     *slog.Logger    // nil: slog.Default()
+}
+
+// minSessionKey is the shortest CHATWIDGET_SESSION_KEY accepted.
+const minSessionKey = 32
+
+// embedTemplate is the embed code of the demo's stand-in widget, in the place
+// of the code a vendor would give.
+const embedTemplate = `<script src="/widget/WIDGET_ID.js" defer></script>`
+
+// app holds the demo's state; its methods are the handlers.
+type app struct {
+	users  []user
+	store  *sessions.CookieStore
+	pages  map[string]*template.Template
+	logger *slog.Logger
+}
+
+// newApp returns the demo site: its pages wrapped by the chatwidget
+// middleware, which inserts the stand-in widget and, for a logged-in
+// visitor, the signed token.
+func newApp(cfg appConfig) (http.Handler, error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	store, err := newSessionStore(cfg.SessionKey)
+	if err != nil {
+		return nil, err
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	mw, err := chatwidget.New(cfg.WidgetID, chatwidget.KeyRSA(cfg.Key),
+		chatwidget.SessionResolver(store, sessionName, sessionKeys()),
+		chatwidget.WithEmbedTemplate(embedTemplate),
+		chatwidget.WithLogger(logger))
+	if err != nil {
+		return nil, err
+	}
+	a := &app{users: demoUsers(), store: store, pages: pages, logger: logger}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.page("home", "Home"))
+	mux.HandleFunc("GET /about", a.page("about", "About"))
+	mux.HandleFunc("POST /login", a.login)
+	mux.HandleFunc("POST /logout", a.logout)
+	mux.HandleFunc("GET /api/me", a.me)
+	mux.HandleFunc("GET /widget/{file}", serveWidget)
+	// Cross-origin form posts (login CSRF) are refused.
+	return http.NewCrossOriginProtection().Handler(mw.Handler(mux)), nil
+}
+
+// newSessionStore returns the cookie store of the demo's sessions, signed
+// with key, or with 32 random bytes when key is empty.
+func newSessionStore(key []byte) (*sessions.CookieStore, error) {
+	switch {
+	case len(key) == 0:
+		key = make([]byte, minSessionKey)
+		rand.Read(key) // never fails
+	case len(key) < minSessionKey:
+		return nil, fmt.Errorf("CHATWIDGET_SESSION_KEY has %d characters, fewer than %d; generate one with `openssl rand -base64 32`", len(key), minSessionKey)
+	}
+	store := sessions.NewCookieStore(key)
+	store.Options.HttpOnly = true
+	store.Options.SameSite = http.SameSiteLaxMode
+	// gorilla/sessions defaults to Secure, which browsers honour over plain
+	// HTTP only on localhost; the demo serves plain HTTP on any -addr. A real
+	// site behind HTTPS keeps Secure.
+	store.Options.Secure = false
+	store.MaxAge(8 * 60 * 60)
+	return store, nil
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// parsePages parses each page together with the layout it fills.
+func parsePages() (map[string]*template.Template, error) {
+	pages := make(map[string]*template.Template)
+	for _, name := range []string{"home", "about"} {
+		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, err
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
+
+// pageData is what the page templates are given.
+type pageData struct {
+	Title string
+	User  *user  // nil: anonymous
+	Users []user // the login form's choices
+}
+
+// currentUser returns the logged-in user of r, or nil. A session cookie that
+// cannot be decoded (signed with the key of an earlier run, or tampered with)
+// is anonymous, and w deletes it, so that the chatwidget resolver logs its
+// error for one page only.
+func (a *app) currentUser(w http.ResponseWriter, r *http.Request) *user {
+	s, err := a.store.Get(r, sessionName)
+	if err != nil {
+		s.Options.MaxAge = -1
+		if err := s.Save(r, w); err != nil {
+			a.logger.Error("demo: delete session", "error", err)
+		}
+		return nil
+	}
+	login, _ := s.Values["login"].(string)
+	return a.user(login)
+}
+
+// user returns the demo user called login, or nil.
+func (a *app) user(login string) *user {
+	for i := range a.users {
+		if a.users[i].Login == login {
+			return &a.users[i]
+		}
+	}
+	return nil
+}
+
+// page returns the handler of the page called name, titled title.
+func (a *app) page(name, title string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		data := pageData{Title: title, User: a.currentUser(w, r), Users: a.users}
+		var buf bytes.Buffer
+		if err := a.pages[name].ExecuteTemplate(&buf, "layout", data); err != nil {
+			a.logger.Error("demo: render page", "page", name, "error", err)
+			http.Error(w, "cannot render the page", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(buf.Bytes())
+	}
+}
+
+// login logs the visitor in as the user chosen in the form, replacing any
+// earlier session, and goes back home.
+func (a *app) login(w http.ResponseWriter, r *http.Request) {
+	u := a.user(r.PostFormValue("user"))
+	if u == nil {
+		http.Error(w, "no such demo user", http.StatusBadRequest)
+		return
+	}
+	// An error means a stale cookie; s is then a new session, which replaces it.
+	s, _ := a.store.Get(r, sessionName)
+	u.saveTo(s)
+	if err := s.Save(r, w); err != nil {
+		a.logger.Error("demo: save session", "error", err)
+		http.Error(w, "cannot save the session", http.StatusInternalServerError)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// logout deletes the session cookie and goes back home.
+func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+	s, _ := a.store.Get(r, sessionName)
+	clear(s.Values)
+	s.Options.MaxAge = -1
+	if err := s.Save(r, w); err != nil {
+		a.logger.Error("demo: delete session", "error", err)
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// me writes the logged-in user as JSON, which the middleware leaves alone.
+func (a *app) me(w http.ResponseWriter, r *http.Request) {
+	b, err := meJSON(a.currentUser(w, r))
+	if err != nil {
+		a.logger.Error("demo: encode user", "error", err)
+		http.Error(w, "cannot encode the user", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(b)
+}

@@ -1,0 +1,597 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/net/html"
+)
+
+// testWidgetID is the widget ID the tests build the app with, to show that
+// it reaches the embed code.
+const testWidgetID = "test-widget"
+
+// testKey returns the fixed test key, whose public half verifies the tokens.
+func testKey(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	k, err := loadKey(filepath.Join("testdata", "private.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// syncBuffer is a log sink safe for the server's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written.
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// newTestClient starts the app signing with key on a test server and returns
+// the server's URL and a client with its own cookie jar. The app logs to logs.
+func newTestClient(t *testing.T, key *rsa.PrivateKey, logs io.Writer) (string, *http.Client) {
+	t.Helper()
+	h, err := newApp(appConfig{
+		WidgetID: testWidgetID,
+		Key:      key,
+		Logger:   slog.New(slog.NewTextHandler(logs, nil)),
+	})
+	if err != nil {
+		t.Fatalf("newApp: %v", err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := srv.Client()
+	c.Jar = jar
+	return srv.URL, c
+}
+
+// A step is one request of a scenario (redirects followed) and the checks
+// its final response must pass.
+type step struct {
+	method string
+	path   string
+	form   url.Values  // the POST body
+	header http.Header // extra request headers
+	checks []check
+}
+
+// A check tests a response and its body.
+type check func(t *testing.T, res *http.Response, body []byte)
+
+// do sends the step's request with c to the server at base.
+func (s step) do(t *testing.T, c *http.Client, base string) (*http.Response, []byte) {
+	t.Helper()
+	var body io.Reader
+	if s.form != nil {
+		body = strings.NewReader(s.form.Encode())
+	}
+	req, err := http.NewRequestWithContext(t.Context(), s.method, base+s.path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, vs := range s.header {
+		req.Header[k] = vs
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", s.method, s.path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read body: %v", s.method, s.path, err)
+	}
+	return res, b
+}
+
+// get returns a GET step.
+func get(path string, checks ...check) step {
+	return step{method: http.MethodGet, path: path, checks: checks}
+}
+
+// loginAs returns a step that logs in as the demo user login.
+func loginAs(login string, checks ...check) step {
+	return step{method: http.MethodPost, path: "/login", form: url.Values{"user": {login}}, checks: checks}
+}
+
+// logout returns a step that logs out.
+func logout(checks ...check) step {
+	return step{method: http.MethodPost, path: "/logout", form: url.Values{}, checks: checks}
+}
+
+// A script is a <script> element of a page.
+type script struct {
+	attrs map[string]string
+	text  string
+}
+
+// scripts returns the <script> elements of page, as x/net/html's tokenizer
+// sees them.
+func scripts(page []byte) []script {
+	var out []script
+	z := html.NewTokenizer(bytes.NewReader(page))
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return out
+		case html.StartTagToken:
+			name, more := z.TagName()
+			if string(name) != "script" {
+				continue
+			}
+			s := script{attrs: make(map[string]string)}
+			for more {
+				var k, v []byte
+				k, v, more = z.TagAttr()
+				s.attrs[string(k)] = string(v)
+			}
+			if z.Next() == html.TextToken {
+				s.text = string(z.Text())
+			}
+			out = append(out, s)
+		}
+	}
+}
+
+// customerDataPattern is the default customer-data template, token captured.
+var customerDataPattern = regexp.MustCompile(`^window\.chatWidgetCustomerData=function\(done\)\{done\("([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)"\)\};$`)
+
+// widgetScripts returns the embed scripts and the customer-data scripts of
+// page.
+func widgetScripts(page []byte) (embeds, customerData []script) {
+	for _, s := range scripts(page) {
+		if s.attrs["src"] == "/widget/"+testWidgetID+".js" {
+			embeds = append(embeds, s)
+		}
+		if strings.Contains(s.text, "chatWidgetCustomerData") {
+			customerData = append(customerData, s)
+		}
+	}
+	return embeds, customerData
+}
+
+// isPage checks that the response is a 200 HTML page carrying the embed
+// script exactly once, as the demo's template makes it.
+func isPage(t *testing.T, res *http.Response, body []byte) {
+	t.Helper()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("%s: status %d, want 200; body:\n%s", res.Request.URL.Path, res.StatusCode, body)
+	}
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+		t.Errorf("Content-Type = %q, want text/html", ct)
+	}
+	if !bytes.HasPrefix(body, []byte("<!DOCTYPE html>")) {
+		t.Errorf("page does not start with <!DOCTYPE html>:\n%s", body)
+	}
+	embeds, _ := widgetScripts(body)
+	if len(embeds) != 1 {
+		t.Fatalf("page has %d embed scripts, want 1:\n%s", len(embeds), body)
+	}
+	for _, attr := range []string{"defer", "data-chatwidget"} {
+		if _, ok := embeds[0].attrs[attr]; !ok {
+			t.Errorf("embed script has no %s attribute: %v", attr, embeds[0].attrs)
+		}
+	}
+}
+
+// isAnonymous checks that the response is a page for an anonymous visitor:
+// the widget without customer data or token, and the login form.
+func isAnonymous(t *testing.T, res *http.Response, body []byte) {
+	t.Helper()
+	isPage(t, res, body)
+	if _, cd := widgetScripts(body); len(cd) != 0 {
+		t.Errorf("anonymous page has %d customer-data scripts, want 0", len(cd))
+	}
+	for _, s := range []string{"chatWidgetCustomerData", "eyJhbGci", "Log out"} {
+		if bytes.Contains(body, []byte(s)) {
+			t.Errorf("anonymous page contains %q", s)
+		}
+	}
+	if res.Request.URL.Path == "/" && !bytes.Contains(body, []byte(`action="/login"`)) {
+		t.Errorf("anonymous home page has no login form")
+	}
+}
+
+// A visitor is what a page must tell the widget about a logged-in user.
+type visitor struct {
+	name, email, sub string
+	fields           map[string]string // custom claims
+}
+
+// standardClaims are the claims that are not custom fields.
+var standardClaims = []string{"name", "isLoggedIn", "email", "iat", "exp", "iss", "aud", "sub"}
+
+// isVisitor returns a check that the response is a page for want: exactly
+// one customer-data script whose token verifies with key and carries want's
+// claims, and headers that keep it out of shared caches.
+func isVisitor(key *rsa.PrivateKey, want visitor) check {
+	return func(t *testing.T, res *http.Response, body []byte) {
+		t.Helper()
+		isPage(t, res, body)
+		_, cd := widgetScripts(body)
+		if len(cd) != 1 {
+			t.Fatalf("page has %d customer-data scripts, want 1:\n%s", len(cd), body)
+		}
+		m := customerDataPattern.FindStringSubmatch(cd[0].text)
+		if m == nil {
+			t.Fatalf("customer-data script = %q, want the default template with a token", cd[0].text)
+		}
+		claims := jwt.MapClaims{}
+		_, err := jwt.ParseWithClaims(m[1], claims, func(*jwt.Token) (any, error) { return &key.PublicKey, nil },
+			jwt.WithValidMethods([]string{"RS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
+		if err != nil {
+			t.Fatalf("token does not verify: %v", err)
+		}
+		checkClaims(t, claims, want)
+		if cc := strings.Join(res.Header.Values("Cache-Control"), ", "); !strings.Contains(cc, "private") {
+			t.Errorf("Cache-Control = %q, want private", cc)
+		}
+		if v := res.Header.Values("Vary"); !slices.Contains(v, "Cookie") {
+			t.Errorf("Vary = %q, want Cookie", v)
+		}
+		if !bytes.Contains(body, []byte(want.name)) {
+			t.Errorf("page does not name %q", want.name)
+		}
+	}
+}
+
+// checkClaims compares the claims of a token with want.
+func checkClaims(t *testing.T, claims jwt.MapClaims, want visitor) {
+	t.Helper()
+	if claims["name"] != want.name {
+		t.Errorf("claim name = %v, want %q", claims["name"], want.name)
+	}
+	if claims["isLoggedIn"] != true {
+		t.Errorf("claim isLoggedIn = %v, want true", claims["isLoggedIn"])
+	}
+	if email, ok := claims["email"]; want.email == "" && ok {
+		t.Errorf("claim email = %v, want none", email)
+	} else if want.email != "" && email != want.email {
+		t.Errorf("claim email = %v, want %q", email, want.email)
+	}
+	if claims["sub"] != want.sub {
+		t.Errorf("claim sub = %v, want %q", claims["sub"], want.sub)
+	}
+	fields := make(map[string]string)
+	for k, v := range claims {
+		if slices.Contains(standardClaims, k) {
+			continue
+		}
+		s, ok := v.(string)
+		if !ok {
+			t.Errorf("claim %q = %v (%T), want a string", k, v, v)
+		}
+		fields[k] = s
+	}
+	if !maps.Equal(fields, want.fields) {
+		t.Errorf("custom claims = %v, want %v", fields, want.fields)
+	}
+}
+
+// hasNo returns a check that the body contains none of strs.
+func hasNo(strs ...string) check {
+	return func(t *testing.T, _ *http.Response, body []byte) {
+		t.Helper()
+		for _, s := range strs {
+			if bytes.Contains(body, []byte(s)) {
+				t.Errorf("body contains %q", s)
+			}
+		}
+	}
+}
+
+// hasStatus returns a check of the response's status code.
+func hasStatus(code int) check {
+	return func(t *testing.T, res *http.Response, _ []byte) {
+		t.Helper()
+		if res.StatusCode != code {
+			t.Errorf("status = %d, want %d", res.StatusCode, code)
+		}
+	}
+}
+
+// isExactly returns a check that the response is a 200 of type ct whose body
+// is want, byte for byte, with a matching Content-Length when one is sent.
+func isExactly(ct string, want []byte) check {
+	return func(t *testing.T, res *http.Response, body []byte) {
+		t.Helper()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("status = %d, want 200", res.StatusCode)
+		}
+		if got := res.Header.Get("Content-Type"); got != ct {
+			t.Errorf("Content-Type = %q, want %q", got, ct)
+		}
+		if !bytes.Equal(body, want) {
+			t.Errorf("body = %q, want %q", body, want)
+		}
+		if res.ContentLength >= 0 && res.ContentLength != int64(len(want)) {
+			t.Errorf("Content-Length = %d, want %d", res.ContentLength, len(want))
+		}
+	}
+}
+
+// meBody returns what GET /api/me writes for the demo user login ("" for
+// anonymous).
+func meBody(t *testing.T, login string) []byte {
+	t.Helper()
+	var u *user
+	for _, du := range demoUsers() {
+		if du.Login == login {
+			u = &du
+		}
+	}
+	if login != "" && u == nil {
+		t.Fatalf("no demo user %q", login)
+	}
+	b, err := meJSON(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestDemo walks through the demo as a browser would: each scenario has its
+// own cookie jar and runs its steps in order.
+func TestDemo(t *testing.T) {
+	key := testKey(t)
+	alice := isVisitor(key, visitor{
+		name: "Alice Example", email: "alice@example.com", sub: "u-1001",
+		fields: map[string]string{"User ID": "u-1001", "Plan": "Pro"},
+	})
+	bob := isVisitor(key, visitor{
+		name: "Bob Sample", sub: "u-2002",
+		fields: map[string]string{"User ID": "u-2002", "Telephone": "+1 555 0100"},
+	})
+	noAlice := hasNo("Alice", "alice@example.com", "u-1001")
+	const js = "text/javascript; charset=utf-8"
+	tests := []struct {
+		name  string
+		steps []step
+		logs  []string // the app's warnings and errors, in order
+	}{
+		{name: "anonymous", steps: []step{get("/", isAnonymous), get("/about", isAnonymous)}},
+		{name: "alice", steps: []step{loginAs("alice", alice), get("/", alice), get("/about", alice)}},
+		{name: "logout", steps: []step{loginAs("alice", alice), logout(isAnonymous), get("/about", isAnonymous)}},
+		{name: "bob after alice logs out", steps: []step{loginAs("alice", alice), logout(isAnonymous), loginAs("bob", bob, noAlice), get("/about", bob, noAlice)}},
+		{name: "bob over alice", steps: []step{loginAs("alice", alice), loginAs("bob", bob, noAlice)}},
+		{name: "api me anonymous", steps: []step{get("/api/me", isExactly("application/json", meBody(t, "")))}},
+		{name: "api me alice", steps: []step{loginAs("alice", alice), get("/api/me", isExactly("application/json", meBody(t, "alice")), hasNo("<script"))}},
+		{name: "widget script anonymous", steps: []step{get("/widget/x.js", isExactly(js, widgetJS))}},
+		{name: "widget script alice", steps: []step{loginAs("alice", alice), get("/widget/x.js", isExactly(js, widgetJS)), get("/widget/"+testWidgetID+".js", isExactly(js, widgetJS))}},
+		{name: "widget not js", steps: []step{get("/widget/x.css", hasStatus(http.StatusNotFound))}},
+		{name: "unknown user", steps: []step{loginAs("mallory", hasStatus(http.StatusBadRequest)), get("/", isAnonymous)}},
+		{name: "cross-origin login", steps: []step{
+			{method: http.MethodPost, path: "/login", form: url.Values{"user": {"alice"}}, header: http.Header{"Sec-Fetch-Site": {"cross-site"}}, checks: []check{hasStatus(http.StatusForbidden)}},
+			get("/", isAnonymous),
+		}},
+		{
+			name: "stale session cookie",
+			steps: []step{
+				{method: http.MethodGet, path: "/", header: http.Header{"Cookie": {"demo=signed-by-an-earlier-run"}}, checks: []check{isAnonymous, deletesSession}},
+				get("/", isAnonymous),
+				loginAs("alice", alice),
+			},
+			logs: []string{"chatwidget: resolver failed"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs syncBuffer
+			base, c := newTestClient(t, key, &logs)
+			for i, s := range tc.steps {
+				res, body := s.do(t, c, base)
+				for _, chk := range s.checks {
+					chk(t, res, body)
+				}
+				if t.Failed() {
+					t.Fatalf("step %d (%s %s) failed", i, s.method, s.path)
+				}
+			}
+			if got := problems(logs.String()); !matchAll(got, tc.logs) {
+				t.Errorf("the app logged %q, want records containing %q", got, tc.logs)
+			}
+		})
+	}
+}
+
+// problems returns the WARN and ERROR records of a text log.
+func problems(log string) []string {
+	var out []string
+	for line := range strings.Lines(log) {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// matchAll reports whether each of lines contains the substring of want at
+// the same index, and there are as many lines as wants.
+func matchAll(lines, want []string) bool {
+	if len(lines) != len(want) {
+		return false
+	}
+	for i, l := range lines {
+		if !strings.Contains(l, want[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// deletesSession checks that the response deletes the session cookie.
+func deletesSession(t *testing.T, res *http.Response, _ []byte) {
+	t.Helper()
+	for _, c := range res.Cookies() {
+		if c.Name == sessionName && c.MaxAge < 0 {
+			return
+		}
+	}
+	t.Errorf("Set-Cookie = %q, want the %s cookie deleted", res.Header.Values("Set-Cookie"), sessionName)
+}
+
+// TestWidgetJSUsesTextContent checks that the stand-in widget never parses
+// claim values as HTML.
+func TestWidgetJSUsesTextContent(t *testing.T) {
+	for _, bad := range []string{".innerHTML", ".outerHTML", "insertAdjacentHTML", "document.write"} {
+		if bytes.Contains(widgetJS, []byte(bad)) {
+			t.Errorf("widget.js uses %s; use textContent", bad)
+		}
+	}
+}
+
+// TestParseConfig checks the flags, their environment fallbacks and their
+// defaults.
+func TestParseConfig(t *testing.T) {
+	env := map[string]string{
+		"CHATWIDGET_ADDR":        "127.0.0.1:9000",
+		"CHATWIDGET_KEY":         "env.pem",
+		"CHATWIDGET_WIDGET":      "env-widget",
+		"CHATWIDGET_SESSION_KEY": "0123456789abcdef0123456789abcdef",
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    config
+		wantErr bool
+	}{
+		{name: "defaults", want: config{Addr: "127.0.0.1:8080", WidgetID: "demo-widget"}},
+		{name: "env", env: env, want: config{Addr: "127.0.0.1:9000", KeyFile: "env.pem", WidgetID: "env-widget", SessionKey: env["CHATWIDGET_SESSION_KEY"]}},
+		{
+			name: "flags over env",
+			args: []string{"-addr", ":0", "-key", "flag.pem", "-widget", "flag-widget"},
+			env:  env,
+			want: config{Addr: ":0", KeyFile: "flag.pem", WidgetID: "flag-widget", SessionKey: env["CHATWIDGET_SESSION_KEY"]},
+		},
+		{name: "unknown flag", args: []string{"-port", "80"}, wantErr: true},
+		{name: "stray argument", args: []string{"serve"}, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			getenv := func(k string) string { return tc.env[k] }
+			got, err := parseConfig(tc.args, getenv, io.Discard)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("parseConfig(%q) error = %v, want error %v", tc.args, err, tc.wantErr)
+			}
+			if got != tc.want {
+				t.Errorf("parseConfig(%q) = %+v, want %+v", tc.args, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestLoadKey checks loading the key from a file and generating a throwaway
+// one, and that a file holding no private key is refused.
+func TestLoadKey(t *testing.T) {
+	dir := t.TempDir()
+	pub, err := publicKeyPEM(testKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubFile := filepath.Join(dir, "public.pem")
+	if err := os.WriteFile(pubFile, pub, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		path    string
+		wantErr bool
+	}{
+		{name: "file", path: filepath.Join("testdata", "private.pem")},
+		{name: "throwaway", path: ""},
+		{name: "public key", path: pubFile, wantErr: true},
+		{name: "missing", path: filepath.Join(dir, "missing.pem"), wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			k, err := loadKey(tc.path)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("loadKey(%q) error = %v, want error %v", tc.path, err, tc.wantErr)
+			}
+			if err == nil && k.N.BitLen() != 2048 {
+				t.Errorf("loadKey(%q) is %d bits, want 2048", tc.path, k.N.BitLen())
+			}
+		})
+	}
+}
+
+// TestPublicKeyPEM checks that the printed public key is a PKIX block of the
+// key's public half.
+func TestPublicKeyPEM(t *testing.T) {
+	key := testKey(t)
+	b, err := publicKeyPEM(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, rest := pem.Decode(b)
+	if block == nil || block.Type != "PUBLIC KEY" || len(bytes.TrimSpace(rest)) != 0 {
+		t.Fatalf("publicKeyPEM = %q, want one PUBLIC KEY block", b)
+	}
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !key.PublicKey.Equal(pub) {
+		t.Errorf("publicKeyPEM holds another key")
+	}
+}
+
+// TestNewAppErrors checks that newApp refuses a bad configuration.
+func TestNewAppErrors(t *testing.T) {
+	key := testKey(t)
+	tests := []struct {
+		name string
+		cfg  appConfig
+	}{
+		{"short session key", appConfig{WidgetID: "w", Key: key, SessionKey: []byte("short")}},
+		{"bad widget ID", appConfig{WidgetID: "no spaces", Key: key}},
+		{"no key", appConfig{WidgetID: "w"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := newApp(tc.cfg); err == nil {
+				t.Errorf("newApp(%s) = nil error, want one", tc.name)
+			}
+		})
+	}
+}

@@ -1,0 +1,111 @@
+// Demo is a small site that shows the chatwidget middleware at work: two demo
+// users log in and out, and every page carries a stand-in chat widget that
+// shows what the signed token tells the vendor about the visitor.
+//
+// Run it from the examples module:
+//
+//	cd examples && go run ./demo
+//
+// Flags, each with an environment fallback:
+//
+//	-addr    listen address (CHATWIDGET_ADDR, default 127.0.0.1:8080)
+//	-key     RSA private key PEM file (CHATWIDGET_KEY, default: a throwaway
+//	         2048-bit key generated at start)
+//	-widget  widget ID (CHATWIDGET_WIDGET, default demo-widget)
+//
+// CHATWIDGET_SESSION_KEY (at least 32 characters) keeps sessions valid across
+// restarts; without it each start signs session cookies with a new random key.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+)
+
+// main runs the demo and exits non-zero when it cannot start.
+func main() {
+	if err := run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+// config is what the command line and the environment ask for.
+type config struct {
+	Addr       string // -addr, CHATWIDGET_ADDR
+	KeyFile    string // -key, CHATWIDGET_KEY; empty: a throwaway key
+	WidgetID   string // -widget, CHATWIDGET_WIDGET
+	SessionKey string // CHATWIDGET_SESSION_KEY; empty: a random key
+}
+
+// parseConfig reads the flags in args, falling back on getenv for each flag
+// not given and on the defaults after that. Usage and flag errors go to
+// stderr.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	fs.StringVar(&c.Addr, "addr", envOr(getenv, "CHATWIDGET_ADDR", "127.0.0.1:8080"),
+		"listen `address` (env CHATWIDGET_ADDR)")
+	fs.StringVar(&c.KeyFile, "key", getenv("CHATWIDGET_KEY"),
+		"RSA private key PEM `file` (env CHATWIDGET_KEY); empty: a throwaway 2048-bit key")
+	fs.StringVar(&c.WidgetID, "widget", envOr(getenv, "CHATWIDGET_WIDGET", "demo-widget"),
+		"widget `ID` from the vendor's settings (env CHATWIDGET_WIDGET)")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected arguments %q; see -h", fs.Args())
+	}
+	c.SessionKey = getenv("CHATWIDGET_SESSION_KEY")
+	return c, nil
+}
+
+// envOr returns the environment variable name, or def when it is empty.
+func envOr(getenv func(string) string, name, def string) string {
+	if v := getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// run parses the configuration, builds the app, prints where it listens and
+// the public key to paste into the vendor's settings, and serves.
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	key, err := loadKey(cfg.KeyFile)
+	if err != nil {
+		return err
+	}
+	h, err := newApp(appConfig{WidgetID: cfg.WidgetID, Key: key, SessionKey: []byte(cfg.SessionKey)})
+	if err != nil {
+		return err
+	}
+	pub, err := publicKeyPEM(key)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "chatwidget demo: http://%s/ (widget %s)\n\n", ln.Addr(), cfg.WidgetID)
+	fmt.Fprintf(stdout, "Paste this public key into the vendor's settings for widget %s:\n\n%s\n", cfg.WidgetID, pub)
+	if cfg.KeyFile == "" {
+		fmt.Fprintln(stdout, "(a throwaway key: it changes at every start; pass -key private.pem to keep one)")
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	return srv.Serve(ln)
+}

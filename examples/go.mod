@@ -1,0 +1,17 @@
+module github.com/chatwidget/chatwidget/examples
+
+go 1.26.8
+
+require (
+	github.com/chatwidget/chatwidget v0.0.0-00010101000000-000000000000
+	github.com/golang-jwt/jwt/v5 v5.3.1
+	github.com/gorilla/sessions v1.4.0
+	golang.org/x/net v0.62.0
+)
+
+require (
+	github.com/gorilla/securecookie v1.1.2 // indirect
+	golang.org/x/sync v0.25.0 // indirect
+)
+
+replace github.com/chatwidget/chatwidget => ../
