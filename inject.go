@@ -8,7 +8,7 @@ import (
 // This file is the streaming HTML rewriter. It finds the insertion point that
 // golang.org/x/net/html's Tokenizer defines (before the first </body> end
 // tag; failing that, before the first </html> end tag; failing that, at the
-// end) without tokenizing: a resumable scanner jumps between the bytes that
+// end if the stream began a document, else nowhere) without tokenizing: a resumable scanner jumps between the bytes that
 // matter with bytes.IndexByte and keeps only the few states of the tokenizer
 // that decide where tags, comments and raw text begin and end. The fuzz test
 // holds it to the tokenizer's answer on every input and every chunking.
@@ -43,6 +43,7 @@ const (
 	sUnquoted                             // in an unquoted attribute value
 	sMarkup0                              // after "<!"
 	sMarkup1                              // after "<!-"
+	sDoctype                              // matching "doctype" after "<!"
 	sComment                              // in "<!--" ... "-->"
 	sCommentBang                          // after "--!" in a comment
 	sBogus                                // in a bogus comment, until ">"
@@ -108,6 +109,7 @@ type scanner struct {
 	n        int       // bytes in name
 	name     [nameCap]byte
 	marker   bool // the start tag carries markerAttr
+	doc      bool // a doctype, <html> or <body> start tag was read: the stream is a document
 }
 
 // injector copies an HTML stream to w and inserts snippet once, at the point
@@ -281,18 +283,23 @@ func (j *injector) Flush() error {
 	return j.err
 }
 
-// Close ends the stream: it inserts the snippet where the tokenizer would at
-// the end of input (before the first </html> end tag, else at the end) and
-// writes what is held. It does not close the underlying writer.
+// Close ends the stream and writes what is held. With no </body> end tag, it
+// inserts the snippet before the first </html> end tag; with neither, at the
+// end, but only into a document (a doctype, <html> or <body> start tag was
+// read): a fragment gets nothing. It does not close the underlying writer.
 func (j *injector) Close() error {
 	if j.err != nil || j.done {
 		return j.err
 	}
-	at := j.off
-	if j.htmlAt >= 0 {
-		at = j.htmlAt
+	switch {
+	case j.htmlAt >= 0:
+		j.insertAt(nil, j.off, j.htmlAt)
+	case j.sc.doc:
+		j.insertAt(nil, j.off, j.off)
+	default:
+		j.emit(nil, j.off, j.off)
+		j.done = true
 	}
-	j.insertAt(nil, j.off, at)
 	return j.err
 }
 
@@ -335,8 +342,6 @@ var charClass = func() (t [256]uint8) {
 	t['='] = cKeyDelim
 	return t
 }()
-
-func isSpace(c byte) bool { return charClass[c]&cSpace != 0 }
 
 // isTagDelim reports whether c ends a tag name.
 func isTagDelim(c byte) bool { return charClass[c]&cTagDelim != 0 }
@@ -398,7 +403,12 @@ func (s *scanner) scan(p []byte, i int, base int64) (int, event) {
 				s.state = sMarkup1
 				i++
 			} else {
-				s.state = sBogus // reconsume
+				s.state, s.idx = sDoctype, 0 // reconsume
+			}
+		case sDoctype:
+			// A doctype and a bogus comment both end at the first ">".
+			if i = s.matchName(p, i, "doctype", sBogus, sBogus); s.idx == len("doctype") {
+				s.doc = true
 			}
 		case sMarkup1:
 			if p[i] == '-' {
@@ -613,9 +623,7 @@ func (s *scanner) startTag(end bool, c byte) {
 	s.n = nameCap + 1
 	switch c | 0x20 {
 	case 'b', 'h':
-		if end {
-			s.n = 0
-		}
+		s.n = 0
 	case 'i', 'n', 'p', 's', 't', 'x':
 		if !end {
 			s.n = 0
@@ -667,6 +675,10 @@ func (s *scanner) nameDone() event {
 		return evNotCandidate
 	}
 	switch string(name) {
+	case "html":
+		s.kind = tagHTML
+	case "body":
+		s.kind = tagBody
 	case "script":
 		s.kind = tagScript
 	case "plaintext":
@@ -704,6 +716,8 @@ func (s *scanner) tagDone() event {
 		return evNone
 	}
 	switch s.kind {
+	case tagHTML, tagBody:
+		s.doc = true
 	case tagScript:
 		s.state = sScript
 		if s.marker {

@@ -13,19 +13,26 @@ import (
 const testSnippet = "<script data-chatwidget>W</script>"
 
 // oracle returns where x/net/html's tokenizer puts the snippet in page, or
-// -1 when the page carries a marker script before its first </body>.
+// -1 when the page carries a marker script before its first </body>, or is
+// a fragment: no </body>, no </html> and no doctype, <html> or <body>.
 func oracle(page []byte) int {
 	z := html.NewTokenizer(bytes.NewReader(page))
-	off, htmlAt := 0, -1
+	off, htmlAt, doc := 0, -1, false
 	for {
 		tt := z.Next()
-		if tt == html.ErrorToken {
-			if htmlAt >= 0 {
-				return htmlAt
-			}
+		switch {
+		case tt == html.ErrorToken && htmlAt >= 0:
+			return htmlAt
+		case tt == html.ErrorToken && doc:
 			return len(page)
+		case tt == html.ErrorToken:
+			return -1 // a fragment
 		}
 		name, _ := z.TagName()
+		start := tt == html.StartTagToken || tt == html.SelfClosingTagToken
+		if tt == html.DoctypeToken || start && (string(name) == "html" || string(name) == "body") {
+			doc = true
+		}
 		switch {
 		case tt == html.EndTagToken && string(name) == "body":
 			return off
@@ -82,8 +89,16 @@ var injectCases = []struct {
 	{"first body only", "<body>a</body>b</body>", "<body>a" + testSnippet + "</body>b</body>"},
 	{"no body, html", "<html><p>x</html>\n", "<html><p>x" + testSnippet + "</html>\n"},
 	{"body after html", "<html>x</html></body>", "<html>x</html>" + testSnippet + "</body>"},
-	{"neither", "<p>x</p>", "<p>x</p>" + testSnippet},
-	{"empty", "", testSnippet},
+	{"neither", "<html><p>x</p>", "<html><p>x</p>" + testSnippet},
+	{"neither, doctype only", "<!doctype html><p>x</p>", "<!doctype html><p>x</p>" + testSnippet},
+	{"neither, body start tag", "<p>x</p><BODY class=a><p>y", "<p>x</p><BODY class=a><p>y" + testSnippet},
+	{"fragment", "<p>x</p>", "<p>x</p>"},
+	{"fragment with a table row", "<tr><td>1</td></tr>", "<tr><td>1</td></tr>"},
+	{"fragment with a comment", "<!-- <body> --><li>x</li>", "<!-- <body> --><li>x</li>"},
+	{"fragment with a cut doctype", "<!DOCTYP", "<!DOCTYP"},
+	{"bogus doctype", "<!DOCTYPE", "<!DOCTYPE" + testSnippet},
+	{"body in a script is no document", "<script>'<body>'</script>", "<script>'<body>'</script>"},
+	{"empty", "", ""},
 	{"in comment", "<!-- </body> --></body>", "<!-- </body> -->" + testSnippet + "</body>"},
 	{"in script", "<script>'</body>'</script></body>", "<script>'</body>'</script>" + testSnippet + "</body>"},
 	{"in style", "<style></body></style></body>", "<style></body></style>" + testSnippet + "</body>"},
@@ -95,7 +110,7 @@ var injectCases = []struct {
 	{"escaped script", "<script><!--<script></script></body>--></script></body>", "<script><!--<script></script></body>--></script>" + testSnippet + "</body>"},
 	{"bodyx is not body", "</bodyx></body>", "</bodyx>" + testSnippet + "</body>"},
 	{"cut end tag", "<body>x</body", "<body>x</body" + testSnippet},
-	{"plaintext", "<plaintext></body>", "<plaintext></body>" + testSnippet},
+	{"plaintext", "<body><plaintext></body>", "<body><plaintext></body>" + testSnippet},
 	{"marker", "<script data-chatwidget src=x></script></body>", "<script data-chatwidget src=x></script></body>"},
 	{"marker upper case", "<SCRIPT DATA-CHATWIDGET></SCRIPT></body>", "<SCRIPT DATA-CHATWIDGET></SCRIPT></body>"},
 	{"marker on div", "<div data-chatwidget></div></body>", "<div data-chatwidget></div>" + testSnippet + "</body>"},
@@ -236,6 +251,7 @@ func FuzzInject(f *testing.F) {
 		"<a b=c\"></body>'>x</body>", "</ body></body>", "</></body>", "<!></body>",
 		"<!DOCTYPE html><html><body></body></html>", "<noscript></body></noscript></body>",
 		"<xmp></body ></xmp></body>", "<title></title </body>", "<script/></body></script></body>",
+		"<!doctypehtml><p>", "<!-DOCTYPE><p>", "<!DOCTYPE", "<htmlx><p>", "<bodY/><p>", "<ht",
 	} {
 		f.Add([]byte(s), uint16(3), uint16(7))
 	}

@@ -17,6 +17,7 @@ type Middleware struct {
 	signer       *signer
 	embed        snippetTemplate
 	customerData snippetTemplate
+	anonymousTpl snippetTemplate
 	anonymous    bool
 	nonce        func(*http.Request) string
 	skip         func(*http.Request) bool
@@ -51,7 +52,7 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 		errs = append(errs, err)
 		rsaKey = k
 	}
-	embed, customerData, err := compileTemplates(c.embed, c.customerData, widgetID)
+	embed, customerData, anonymousTpl, err := compileTemplates(c.embed, c.customerData, c.anonymous, widgetID)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -60,6 +61,7 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 		resolver:     resolver,
 		embed:        embed,
 		customerData: customerData,
+		anonymousTpl: anonymousTpl,
 		anonymous:    c.anonymousWidget,
 		nonce:        c.nonce,
 		skip:         c.skip,
@@ -80,6 +82,11 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 // func(http.Handler) http.Handler, so it can be passed to a router's Use
 // (chi, gorilla/mux) as it is.
 //
+// Only requests that load a whole document are considered: a request whose
+// Sec-Fetch-Dest is set to anything but "document" (an iframe, a fetch), an
+// htmx request (HX-Request) and a Turbo Frame request (Turbo-Frame) pass
+// through untouched, as do HEAD requests.
+//
 // The wrapped handler inserts the widget right before the first </body> end
 // tag of each HTML response (see the package doc for the exact rules) and
 // leaves every other response byte for byte alone. It never turns a good page
@@ -87,7 +94,7 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 // signed, gives the anonymous widget and a log record.
 func (m *Middleware) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodHead || (m.skip != nil && m.skip(r)) {
+		if r.Method == http.MethodHead || !loadedAsDocument(r) || (m.skip != nil && m.skip(r)) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -141,8 +148,22 @@ func (m *Middleware) render(r *http.Request, dst []byte) ([]byte, bool) {
 	dst = m.embed.appendTo(dst, token, nonce)
 	if token != "" {
 		dst = m.customerData.appendTo(dst, token, nonce)
+	} else {
+		dst = m.anonymousTpl.appendTo(dst, "", nonce)
 	}
 	return dst, token != ""
+}
+
+// loadedAsDocument reports whether r loads a page as a whole document, the
+// only kind that gets the widget. A fetch for a fragment that a script swaps
+// into the page (htmx, Turbo Frames) or a page loaded into an iframe would
+// start a second widget inside the first.
+func loadedAsDocument(r *http.Request) bool {
+	h := r.Header
+	if d := h.Get("Sec-Fetch-Dest"); d != "" && d != "document" {
+		return false
+	}
+	return h.Get("Hx-Request") == "" && h.Get("Turbo-Frame") == ""
 }
 
 // resolve asks the resolver who the visitor of r is. A failure is logged and

@@ -800,3 +800,67 @@ func TestIsHTML(t *testing.T) {
 		}
 	}
 }
+
+// TestFragmentsAreNotPages checks that requests for fragments and iframes,
+// and responses with no document structure, get no widget.
+func TestFragmentsAreNotPages(t *testing.T) {
+	tests := []struct {
+		name       string
+		header     []string
+		body       string
+		wantWidget bool
+	}{
+		{"document", []string{"Sec-Fetch-Dest", "document"}, page, true},
+		{"no fetch metadata", nil, page, true},
+		{"iframe", []string{"Sec-Fetch-Dest", "iframe"}, page, false},
+		{"fetch", []string{"Sec-Fetch-Dest", "empty"}, page, false},
+		{"htmx", []string{"HX-Request", "true"}, page, false},
+		{"htmx boosted", []string{"HX-Request", "true", "HX-Boosted", "true"}, page, false},
+		{"turbo frame", []string{"Turbo-Frame", "cart"}, page, false},
+		{"fragment body", nil, `<li class="item">new</li>`, false},
+		{"fragment with </div>", []string{"Sec-Fetch-Dest", "document"}, `<div>x</div>`, false},
+		{"document without </body>", nil, "<!DOCTYPE html><title>t</title><p>x", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int32
+			m := newTest(t, ResolverFunc(func(*http.Request) (*Visitor, error) { calls.Add(1); return alice, nil }), nil)
+			req := httptest.NewRequest("GET", "/", nil)
+			for i := 0; i+1 < len(tc.header); i += 2 {
+				req.Header.Set(tc.header[i], tc.header[i+1])
+			}
+			got := serve(m.Handler(htmlHandler(tc.body)), req).Body.String()
+			if has := strings.Contains(got, "data-chatwidget"); has != tc.wantWidget {
+				t.Errorf("widget inserted = %v, want %v: %q", has, tc.wantWidget, got)
+			}
+			// Only the request tells; a fragment body is known at its end,
+			// after the resolver ran.
+			if len(tc.header) > 0 && tc.header[1] != "document" && calls.Load() != 0 {
+				t.Errorf("resolver called for a request that cannot get the widget")
+			}
+			if !tc.wantWidget && got != tc.body {
+				t.Errorf("body = %q, want it untouched: %q", got, tc.body)
+			}
+		})
+	}
+}
+
+// TestAnonymousTemplate checks the code that tells a widget nobody is
+// logged in now.
+func TestAnonymousTemplate(t *testing.T) {
+	tpl := WithAnonymousTemplate(`<script>Chat.reset("WIDGET_ID")</script>`)
+	nonce := WithNonce(func(*http.Request) string { return "n0nce" })
+	anon := newTest(t, fixed(nil), nil, tpl, nonce)
+	body := serve(anon.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil)).Body.String()
+	want := `<script data-chatwidget nonce="n0nce" src="/w/test-widget.js"></script><script nonce="n0nce">Chat.reset("test-widget")</script></body>`
+	if !strings.Contains(body, want) {
+		t.Errorf("anonymous page = %q, want it to contain %q", body, want)
+	}
+	in := newTest(t, fixed(alice), nil, tpl)
+	if body := serve(in.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil)).Body.String(); strings.Contains(body, "reset") {
+		t.Errorf("logged-in page carries the anonymous code: %q", body)
+	}
+	if _, err := New("w", KeyPEM(testKeyPEM(t)), fixed(nil), WithAnonymousTemplate(`<script>x("JWT_TOKEN")</script>`)); err == nil || !strings.Contains(err.Error(), "anonymous template holds JWT_TOKEN") {
+		t.Errorf("New with JWT_TOKEN in the anonymous template = %v, want an error", err)
+	}
+}

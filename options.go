@@ -21,6 +21,7 @@ type config struct {
 	audience        []string
 	embed           string
 	customerData    string
+	anonymous       string
 	anonymousWidget bool
 	nonce           func(*http.Request) string
 	skip            func(*http.Request) bool
@@ -88,6 +89,15 @@ func WithEmbedTemplate(html string) Option {
 // [DefaultCustomerDataTemplate].
 func WithCustomerDataTemplate(html string) Option {
 	return func(c *config) { c.customerData = html }
+}
+
+// WithAnonymousTemplate sets code inserted after the embed code for visitors
+// the [Resolver] does not know, to tell the widget that nobody is logged in
+// now: widgets that remember the last visitor in the browser's storage need
+// it after a logout, or the next page still shows the previous user. Every
+// WIDGET_ID in it is replaced by the widget ID. Default: "", nothing.
+func WithAnonymousTemplate(html string) Option {
+	return func(c *config) { c.anonymous = html }
 }
 
 // WithAnonymousWidget sets whether visitors the [Resolver] does not know get

@@ -43,18 +43,25 @@ type part struct {
 // ID substituted, and the places of the nonce and the token found.
 type snippetTemplate []part
 
-// compileTemplates compiles the embed and customer-data templates. The first
-// <script> start tag of the embed gets markerAttr.
-func compileTemplates(embed, customerData, widgetID string) (e, cd snippetTemplate, err error) {
+// compileTemplates compiles the embed, customer-data and anonymous
+// templates. The first <script> start tag of the embed gets markerAttr.
+func compileTemplates(embed, customerData, anonymous, widgetID string) (e, cd, anon snippetTemplate, err error) {
 	embed = strings.ReplaceAll(embed, widgetIDPlaceholder, widgetID)
 	customerData = strings.ReplaceAll(customerData, widgetIDPlaceholder, widgetID)
+	anonymous = strings.ReplaceAll(anonymous, widgetIDPlaceholder, widgetID)
 	if e, err = compileTemplate(embed, true); err != nil {
-		return nil, nil, fmt.Errorf("chatwidget: embed template: %w", err)
+		return nil, nil, nil, fmt.Errorf("chatwidget: embed template: %w", err)
 	}
 	if cd, err = compileTemplate(customerData, false); err != nil {
-		return nil, nil, fmt.Errorf("chatwidget: customer-data template: %w", err)
+		return nil, nil, nil, fmt.Errorf("chatwidget: customer-data template: %w", err)
 	}
-	return e, cd, nil
+	if strings.Contains(anonymous, tokenPlaceholder) {
+		return nil, nil, nil, errors.New("chatwidget: anonymous template holds JWT_TOKEN, but anonymous visitors have no token; leave it out")
+	}
+	if anon, err = compileTemplate(anonymous, false); err != nil {
+		return nil, nil, nil, fmt.Errorf("chatwidget: anonymous template: %w", err)
+	}
+	return e, cd, anon, nil
 }
 
 func compileTemplate(src string, marker bool) (snippetTemplate, error) {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/rsa"
 	"embed"
 	"fmt"
 	"html/template"
@@ -17,9 +16,15 @@ import (
 // appConfig is what newApp builds the demo site from.
 type appConfig struct {
 	WidgetID   string
-	Key        *rsa.PrivateKey // signs the tokens
-	SessionKey []byte          // signs the session cookie; empty: 32 random bytes
-	Logger     *slog.Logger    // nil: slog.Default()
+	Key        chatwidget.Key // signs the tokens; chatwidget.New checks it
+	SessionKey []byte         // signs the session cookie; empty: 32 random bytes
+	Logger     *slog.Logger   // nil: slog.Default()
+}
+
+// A site is the demo site newApp builds.
+type site struct {
+	Handler   http.Handler // the pages, wrapped by the chatwidget middleware
+	PublicKey []byte       // the PEM "PUBLIC KEY" block that verifies the tokens
 }
 
 // minSessionKey is the shortest CHATWIDGET_SESSION_KEY accepted.
@@ -39,26 +44,27 @@ type app struct {
 
 // newApp returns the demo site: its pages wrapped by the chatwidget
 // middleware, which inserts the stand-in widget and, for a logged-in
-// visitor, the signed token.
-func newApp(cfg appConfig) (http.Handler, error) {
+// visitor, the signed token; and the public key to paste into the vendor's
+// settings.
+func newApp(cfg appConfig) (site, error) {
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
 	store, err := newSessionStore(cfg.SessionKey)
 	if err != nil {
-		return nil, err
+		return site{}, err
 	}
 	pages, err := parsePages()
 	if err != nil {
-		return nil, err
+		return site{}, err
 	}
-	mw, err := chatwidget.New(cfg.WidgetID, chatwidget.KeyRSA(cfg.Key),
+	mw, err := chatwidget.New(cfg.WidgetID, cfg.Key,
 		chatwidget.SessionResolver(store, sessionName, sessionKeys()),
 		chatwidget.WithEmbedTemplate(embedTemplate),
 		chatwidget.WithLogger(logger))
 	if err != nil {
-		return nil, err
+		return site{}, err
 	}
 	a := &app{users: demoUsers(), store: store, pages: pages, logger: logger}
 	mux := http.NewServeMux()
@@ -69,7 +75,8 @@ func newApp(cfg appConfig) (http.Handler, error) {
 	mux.HandleFunc("GET /api/me", a.me)
 	mux.HandleFunc("GET /widget/{file}", serveWidget)
 	// Cross-origin form posts (login CSRF) are refused.
-	return http.NewCrossOriginProtection().Handler(mw.Handler(mux)), nil
+	h := http.NewCrossOriginProtection().Handler(mw.Handler(mux))
+	return site{Handler: h, PublicKey: mw.PublicKeyPEM()}, nil
 }
 
 // newSessionStore returns the cookie store of the demo's sessions, signed

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/chatwidget/chatwidget"
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/net/html"
 )
@@ -28,14 +29,9 @@ import (
 // it reaches the embed code.
 const testWidgetID = "test-widget"
 
-// testKey returns the fixed test key, whose public half verifies the tokens.
-func testKey(t *testing.T) *rsa.PrivateKey {
-	t.Helper()
-	k, err := loadKey(filepath.Join("testdata", "private.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
+// testKey returns the fixed test key, read from testdata by chatwidget.New.
+func testKey() chatwidget.Key {
+	return chatwidget.KeyFile(filepath.Join("testdata", "private.pem"))
 }
 
 // syncBuffer is a log sink safe for the server's goroutines.
@@ -58,11 +54,10 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// newTestClient starts the app signing with key on a test server and returns
-// the server's URL and a client with its own cookie jar. The app logs to logs.
-func newTestClient(t *testing.T, key *rsa.PrivateKey, logs io.Writer) (string, *http.Client) {
+// newTestSite returns the app signing with key and logging to logs.
+func newTestSite(t *testing.T, key chatwidget.Key, logs io.Writer) site {
 	t.Helper()
-	h, err := newApp(appConfig{
+	s, err := newApp(appConfig{
 		WidgetID: testWidgetID,
 		Key:      key,
 		Logger:   slog.New(slog.NewTextHandler(logs, nil)),
@@ -70,7 +65,33 @@ func newTestClient(t *testing.T, key *rsa.PrivateKey, logs io.Writer) (string, *
 	if err != nil {
 		t.Fatalf("newApp: %v", err)
 	}
-	srv := httptest.NewServer(h)
+	return s
+}
+
+// parsePublicKey returns the RSA public key of b, which must be one PEM
+// "PUBLIC KEY" block (PKIX) and nothing else.
+func parsePublicKey(t *testing.T, b []byte) *rsa.PublicKey {
+	t.Helper()
+	block, rest := pem.Decode(b)
+	if block == nil || block.Type != "PUBLIC KEY" || len(bytes.TrimSpace(rest)) != 0 {
+		t.Fatalf("public key = %q, want one PUBLIC KEY block", b)
+	}
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		t.Fatalf("public key: %v", err)
+	}
+	rk, ok := pub.(*rsa.PublicKey)
+	if !ok {
+		t.Fatalf("public key is a %T, want an *rsa.PublicKey", pub)
+	}
+	return rk
+}
+
+// newTestClient starts s on a test server and returns the server's URL and a
+// client with its own cookie jar.
+func newTestClient(t *testing.T, s site) (string, *http.Client) {
+	t.Helper()
+	srv := httptest.NewServer(s.Handler)
 	t.Cleanup(srv.Close)
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -241,9 +262,9 @@ type visitor struct {
 var standardClaims = []string{"name", "isLoggedIn", "email", "iat", "exp", "iss", "aud", "sub"}
 
 // isVisitor returns a check that the response is a page for want: exactly
-// one customer-data script whose token verifies with key and carries want's
+// one customer-data script whose token verifies with pub and carries want's
 // claims, and headers that keep it out of shared caches.
-func isVisitor(key *rsa.PrivateKey, want visitor) check {
+func isVisitor(pub *rsa.PublicKey, want visitor) check {
 	return func(t *testing.T, res *http.Response, body []byte) {
 		t.Helper()
 		isPage(t, res, body)
@@ -256,7 +277,7 @@ func isVisitor(key *rsa.PrivateKey, want visitor) check {
 			t.Fatalf("customer-data script = %q, want the default template with a token", cd[0].text)
 		}
 		claims := jwt.MapClaims{}
-		_, err := jwt.ParseWithClaims(m[1], claims, func(*jwt.Token) (any, error) { return &key.PublicKey, nil },
+		_, err := jwt.ParseWithClaims(m[1], claims, func(*jwt.Token) (any, error) { return pub, nil },
 			jwt.WithValidMethods([]string{"RS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
 		if err != nil {
 			t.Fatalf("token does not verify: %v", err)
@@ -372,12 +393,14 @@ func meBody(t *testing.T, login string) []byte {
 // TestDemo walks through the demo as a browser would: each scenario has its
 // own cookie jar and runs its steps in order.
 func TestDemo(t *testing.T) {
-	key := testKey(t)
-	alice := isVisitor(key, visitor{
+	// Every scenario's app signs with the test key, so the public key one of
+	// them reports verifies the tokens of all.
+	pub := parsePublicKey(t, newTestSite(t, testKey(), io.Discard).PublicKey)
+	alice := isVisitor(pub, visitor{
 		name: "Alice Example", email: "alice@example.com", sub: "u-1001",
 		fields: map[string]string{"User ID": "u-1001", "Plan": "Pro"},
 	})
-	bob := isVisitor(key, visitor{
+	bob := isVisitor(pub, visitor{
 		name: "Bob Sample", sub: "u-2002",
 		fields: map[string]string{"User ID": "u-2002", "Telephone": "+1 555 0100"},
 	})
@@ -416,7 +439,7 @@ func TestDemo(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs syncBuffer
-			base, c := newTestClient(t, key, &logs)
+			base, c := newTestClient(t, newTestSite(t, testKey(), &logs))
 			for i, s := range tc.steps {
 				res, body := s.do(t, c, base)
 				for _, chk := range s.checks {
@@ -520,65 +543,70 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
-// TestLoadKey checks loading the key from a file and generating a throwaway
-// one, and that a file holding no private key is refused.
-func TestLoadKey(t *testing.T) {
-	dir := t.TempDir()
-	pub, err := publicKeyPEM(testKey(t))
+// TestPublicKeyVerifiesTokens checks that the public key the app reports,
+// which run prints, verifies the tokens it issues, whether its key comes from
+// a file or is a throwaway one.
+func TestPublicKeyVerifiesTokens(t *testing.T) {
+	throwaway, err := loadKey("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pubFile := filepath.Join(dir, "public.pem")
-	if err := os.WriteFile(pubFile, pub, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
-		name    string
-		path    string
-		wantErr bool
+		name string
+		key  chatwidget.Key
 	}{
-		{name: "file", path: filepath.Join("testdata", "private.pem")},
-		{name: "throwaway", path: ""},
-		{name: "public key", path: pubFile, wantErr: true},
-		{name: "missing", path: filepath.Join(dir, "missing.pem"), wantErr: true},
+		{"file", testKey()},
+		{"throwaway", throwaway},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			k, err := loadKey(tc.path)
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("loadKey(%q) error = %v, want error %v", tc.path, err, tc.wantErr)
+			s := newTestSite(t, tc.key, io.Discard)
+			alice := isVisitor(parsePublicKey(t, s.PublicKey), visitor{
+				name: "Alice Example", email: "alice@example.com", sub: "u-1001",
+				fields: map[string]string{"User ID": "u-1001", "Plan": "Pro"},
+			})
+			base, c := newTestClient(t, s)
+			res, body := loginAs("alice").do(t, c, base)
+			alice(t, res, body)
+		})
+	}
+}
+
+// TestRunBadKeyFile checks that run refuses a -key file that holds no usable
+// private key, with chatwidget.New's error naming the file, and prints
+// nothing.
+func TestRunBadKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string][]byte{
+		"public.pem":  newTestSite(t, testKey(), io.Discard).PublicKey,
+		"garbage.pem": []byte("not a key\n"),
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"public.pem", "garbage.pem", "missing.pem"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, name)
+			// An -addr without a port: should the key be accepted, run
+			// fails to listen instead of serving forever.
+			args := []string{"-key", path, "-addr", "no-port"}
+			var stdout bytes.Buffer
+			err := run(args, func(string) string { return "" }, &stdout, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), "chatwidget:") || !strings.Contains(err.Error(), path) {
+				t.Errorf("run(%q) error = %v, want chatwidget's key error naming %s", args, err, path)
 			}
-			if err == nil && k.N.BitLen() != 2048 {
-				t.Errorf("loadKey(%q) is %d bits, want 2048", tc.path, k.N.BitLen())
+			if stdout.Len() != 0 {
+				t.Errorf("run(%q) printed %q, want nothing", args, stdout.String())
 			}
 		})
 	}
 }
 
-// TestPublicKeyPEM checks that the printed public key is a PKIX block of the
-// key's public half.
-func TestPublicKeyPEM(t *testing.T) {
-	key := testKey(t)
-	b, err := publicKeyPEM(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, rest := pem.Decode(b)
-	if block == nil || block.Type != "PUBLIC KEY" || len(bytes.TrimSpace(rest)) != 0 {
-		t.Fatalf("publicKeyPEM = %q, want one PUBLIC KEY block", b)
-	}
-	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !key.PublicKey.Equal(pub) {
-		t.Errorf("publicKeyPEM holds another key")
-	}
-}
-
 // TestNewAppErrors checks that newApp refuses a bad configuration.
 func TestNewAppErrors(t *testing.T) {
-	key := testKey(t)
+	key := testKey()
 	tests := []struct {
 		name string
 		cfg  appConfig

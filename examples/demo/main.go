@@ -89,11 +89,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	h, err := newApp(appConfig{WidgetID: cfg.WidgetID, Key: key, SessionKey: []byte(cfg.SessionKey)})
-	if err != nil {
-		return err
-	}
-	pub, err := publicKeyPEM(key)
+	s, err := newApp(appConfig{WidgetID: cfg.WidgetID, Key: key, SessionKey: []byte(cfg.SessionKey)})
 	if err != nil {
 		return err
 	}
@@ -102,10 +98,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		return err
 	}
 	fmt.Fprintf(stdout, "chatwidget demo: http://%s/ (widget %s)\n\n", ln.Addr(), cfg.WidgetID)
-	fmt.Fprintf(stdout, "Paste this public key into the vendor's settings for widget %s:\n\n%s\n", cfg.WidgetID, pub)
+	fmt.Fprintf(stdout, "Paste this public key into the vendor's settings for widget %s:\n\n%s\n", cfg.WidgetID, s.PublicKey)
 	if cfg.KeyFile == "" {
 		fmt.Fprintln(stdout, "(a throwaway key: it changes at every start; pass -key private.pem to keep one)")
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second}
 	return srv.Serve(ln)
 }
