@@ -29,9 +29,15 @@
 // The widget is inserted once, right before the first </body> end tag that
 // golang.org/x/net/html's tokenizer reports (so never inside a comment, a
 // <script>, <style>, <textarea> or <title>, or an attribute value); without
-// one, before the first </html> end tag; without either, at the end. A page
+// one, before the first </html> end tag; without either, at the end if the
+// response began a document (a doctype, <html> or <body> start tag). A page
 // that already carries a <script data-chatwidget> before its </body> (see
 // [Middleware.Snippet]) is left alone.
+//
+// Fragments are not pages: a request whose Sec-Fetch-Dest is not "document"
+// (an iframe, a fetch), an htmx request (HX-Request) or a Turbo Frame request
+// gets no widget, nor does a response with no document structure, since a
+// script that swaps it into a page would start a second widget.
 //
 // Only responses that are HTML (text/html or application/xhtml+xml, sniffed
 // as net/http does when no Content-Type is set) and have a body are touched.
