@@ -191,3 +191,5 @@ func openssl(t testing.TB, dir string, args ...string) []byte {
 	}
 	return out
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

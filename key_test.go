@@ -35,7 +35,7 @@ func TestKeysFromOpenSSL(t *testing.T) {
 		{"encrypted1.pem", "encrypted"},
 		{"public.pem", "PUBLIC KEY, not a private key"},
 		{"rsapublic.pem", "RSA PUBLIC KEY, not a private key"},
-		{"ec.pem", "EC PRIVATE KEY"},
+		{"ec.pem", "ECDSA key"},
 		{"ed25519.pem", "Ed25519"},
 		{"garbage.pem", "no PEM block"},
 		{"missing.pem", "no such file"},

@@ -1,7 +1,7 @@
 package chatwidget
 
 import (
-	"crypto/rsa"
+	"crypto"
 	"errors"
 	"fmt"
 	"html/template"
@@ -22,6 +22,7 @@ type Middleware struct {
 	nonce        func(*http.Request) string
 	skip         func(*http.Request) bool
 	logger       *slog.Logger
+	published    []crypto.PublicKey
 }
 
 // New returns a Middleware for the vendor's widget widgetID that signs
@@ -44,13 +45,13 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 	if resolver == nil {
 		errs = append(errs, errors.New("chatwidget: resolver is nil; pass a Resolver, a ResolverFunc or SessionResolver(store, name, keys)"))
 	}
-	var rsaKey *rsa.PrivateKey
+	var sgn *signer
 	if key.load == nil {
-		errs = append(errs, errors.New("chatwidget: key is missing; pass KeyFile(\"private.pem\"), KeyPEM(bytes) or KeyRSA(k)"))
+		errs = append(errs, errors.New("chatwidget: key is missing; pass KeyFile(\"private.pem\"), KeyPEM(bytes), KeyRSA(k) or KeySigner(s)"))
 	} else {
-		k, err := key.load()
+		var err error
+		sgn, err = newSigner(key, &c)
 		errs = append(errs, err)
-		rsaKey = k
 	}
 	embed, customerData, anonymousTpl, err := compileTemplates(c.embed, c.customerData, c.anonymous, widgetID)
 	errs = append(errs, err)
@@ -66,15 +67,8 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 		nonce:        c.nonce,
 		skip:         c.skip,
 		logger:       c.logger,
-		signer: &signer{
-			key:      rsaKey,
-			ttl:      c.ttl,
-			issuer:   c.issuer,
-			audience: c.audience,
-			now:      c.now,
-			logger:   c.logger,
-			cache:    newTokenCache(c.cacheSize),
-		},
+		signer:       sgn,
+		published:    c.published,
 	}, nil
 }
 

@@ -1,6 +1,7 @@
 package chatwidget
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,10 @@ type config struct {
 	logger          *slog.Logger
 	cacheSize       int
 	now             func() time.Time
+	alg             string
+	kid             string
+	kidSet          bool
+	published       []crypto.PublicKey
 
 	errs []error // option-level errors, reported by validate
 }
@@ -52,6 +57,7 @@ func defaultConfig() config {
 		logger:          slog.Default(),
 		cacheSize:       DefaultCacheSize,
 		now:             time.Now,
+		alg:             RS256,
 	}
 }
 
@@ -143,6 +149,31 @@ func WithTokenCacheSize(n int) Option {
 	return func(c *config) { c.cacheSize = n }
 }
 
+// WithAlgorithm sets the JWS algorithm of the tokens: [RS256] (the default,
+// what the vendor expects), or [PS256] or [ES256] for vendors that accept
+// them. RS256 and PS256 need an RSA key of at least 2048 bits; ES256 needs a
+// P-256 ECDSA key. Default: RS256.
+func WithAlgorithm(alg string) Option {
+	return func(c *config) { c.alg = alg }
+}
+
+// WithKeyID sets the kid header of the tokens. The empty string leaves the
+// header out, for vendors that reject it. Default: the RFC 7638 thumbprint
+// of the public key (see [Thumbprint]), which every instance that shares the
+// key computes alike.
+func WithKeyID(kid string) Option {
+	return func(c *config) { c.kid, c.kidSet = kid, true }
+}
+
+// WithPublishedKeys adds public keys to those the middleware publishes
+// ([Middleware.JWKSHandler], [Middleware.PublicKeysPEM]) beside its signing
+// key, each with its thumbprint as kid: the next key before a rotation, the
+// previous one until its last tokens expire. See [ParsePublicKeyPEM].
+// Default: none.
+func WithPublishedKeys(pub ...crypto.PublicKey) Option {
+	return func(c *config) { c.published = append(c.published, pub...) }
+}
+
 // widgetIDPattern is the strict character set of widget IDs: it keeps the ID
 // inert wherever a vendor template puts it (a URL, a JavaScript string, an
 // attribute).
@@ -162,6 +193,16 @@ func (c *config) validate(widgetID string) error {
 	}
 	if strings.TrimSpace(c.embed) == "" {
 		errs = append(errs, errors.New("chatwidget: embed template is empty; paste the vendor's embed code into WithEmbedTemplate"))
+	}
+	if signingMethods[c.alg] == nil {
+		errs = append(errs, fmt.Errorf("chatwidget: algorithm %q is not supported; use RS256 (the default), PS256 or ES256", truncate(c.alg, 20)))
+	}
+	for i, pub := range c.published {
+		if _, err := Thumbprint(pub); err != nil {
+			errs = append(errs, fmt.Errorf("chatwidget: published key %d is a %s; publish RSA or P-256 ECDSA public keys", i+1, keyKind(pub)))
+		} else if err := checkKey(pub, naturalAlg(pub, c.alg)); err != nil {
+			errs = append(errs, fmt.Errorf("published key %d: %w", i+1, err))
+		}
 	}
 	for _, a := range c.audience {
 		if a == "" {

@@ -1,7 +1,7 @@
 package chatwidget
 
 import (
-	"crypto/rsa"
+	"crypto"
 	"encoding/binary"
 	"fmt"
 	"log/slog"
@@ -24,7 +24,9 @@ var reservedClaims = map[string]bool{
 // signer turns visitors into signed tokens, reusing a token while at least
 // half of its TTL remains.
 type signer struct {
-	key      *rsa.PrivateKey
+	key      crypto.Signer
+	method   *signingMethod
+	kid      string // "" for no kid header
 	ttl      time.Duration
 	issuer   string
 	audience []string
@@ -32,6 +34,38 @@ type signer struct {
 	logger   *slog.Logger
 	cache    *tokenCache // nil when off
 	flight   singleflight.Group
+}
+
+// newSigner loads key and checks it for c's algorithm.
+func newSigner(key Key, c *config) (*signer, error) {
+	k, err := key.load()
+	if err != nil {
+		return nil, err
+	}
+	method := signingMethods[c.alg]
+	if method == nil {
+		return nil, nil // validate reports the algorithm
+	}
+	if err := checkSigner(k, c.alg); err != nil {
+		return nil, err
+	}
+	kid := c.kid
+	if !c.kidSet {
+		if kid, err = Thumbprint(k.Public()); err != nil {
+			return nil, err
+		}
+	}
+	return &signer{
+		key:      k,
+		method:   method,
+		kid:      kid,
+		ttl:      c.ttl,
+		issuer:   c.issuer,
+		audience: c.audience,
+		now:      c.now,
+		logger:   c.logger,
+		cache:    newTokenCache(c.cacheSize),
+	}, nil
 }
 
 // token returns the signed token for v.
@@ -92,7 +126,11 @@ func (s *signer) sign(v *Visitor, now time.Time) (string, error) {
 			claims[k] = val
 		}
 	}
-	t, err := jwt.NewWithClaims(jwt.SigningMethodRS256, claims).SignedString(s.key)
+	tok := jwt.NewWithClaims(s.method, claims)
+	if s.kid != "" {
+		tok.Header["kid"] = s.kid
+	}
+	t, err := tok.SignedString(s.key)
 	if err != nil {
 		// The error of a signing method names the method, never the key.
 		return "", fmt.Errorf("chatwidget: sign token: %w", err)
