@@ -59,7 +59,7 @@ func TestAlgorithms(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			token, err := m.signer.token(alice)
+			token, _, err := m.Token(alice)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -143,7 +143,7 @@ func TestKeyIDOption(t *testing.T) {
 		wantKid any
 	}{{"k-2026-11", "k-2026-11"}, {"", nil}} {
 		m := newTest(t, fixed(alice), nil, WithKeyID(tc.kid))
-		token, _ := m.signer.token(alice)
+		token, _, _ := m.Token(alice)
 		parsed, _, err := jwt.NewParser().ParseUnverified(token, jwt.MapClaims{})
 		if err != nil {
 			t.Fatal(err)
@@ -191,8 +191,8 @@ func TestRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokA, _ := a.signer.token(alice)
-	tokB, _ := b.signer.token(alice)
+	tokA, _, _ := a.Token(alice)
+	tokB, _, _ := b.Token(alice)
 	for name, doc := range map[string][]byte{"A": a.JWKS(), "B": b.JWKS()} {
 		for tname, tok := range map[string]string{"old": tokA, "new": tokB} {
 			if _, err := jwt.Parse(tok, jwksKeyfunc(t, doc), jwt.WithValidMethods([]string{RS256})); err != nil {
@@ -218,7 +218,7 @@ func TestJWKSHandler(t *testing.T) {
 		t.Fatalf("GET = %d %q", rec.Code, rec.Header().Get("Content-Type"))
 	}
 	body, _ := io.ReadAll(rec.Body)
-	token, _ := m.signer.token(alice)
+	token, _, _ := m.Token(alice)
 	if _, err := jwt.Parse(token, jwksKeyfunc(t, body), jwt.WithValidMethods([]string{RS256})); err != nil {
 		t.Errorf("token does not verify with the served JWKS: %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"time"
 )
 
 // Middleware inserts the chat widget, with the signed identity of the
@@ -114,22 +115,49 @@ func (m *Middleware) Snippet(r *http.Request) template.HTML {
 	return template.HTML(b) // #nosec G203 -- built from the site's own templates; the token and nonce are checked to be inert
 }
 
+// Token returns the signed token for v and its expiry, from the cache while
+// at least half of its TTL remains. Use it where the widget gets its token
+// some other way than the injected snippet.
+func (m *Middleware) Token(v *Visitor) (string, time.Time, error) {
+	if v == nil || v.Name == "" {
+		return "", time.Time{}, errors.New("chatwidget: a token needs a visitor with a name")
+	}
+	t, err := m.checkedToken(v)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return t.token, time.Unix(t.exp, 0), nil
+}
+
+// checkedToken signs v and checks that the token is inert in HTML.
+func (m *Middleware) checkedToken(v *Visitor) (signed, error) {
+	t, err := m.signer.token(v)
+	if err == nil && !validToken(t.token) {
+		err = errors.New("chatwidget: signed token is not a compact JWS")
+	}
+	return t, err
+}
+
+// visitorToken resolves the visitor of r and signs their token; the zero
+// signed means anonymous.
+func (m *Middleware) visitorToken(r *http.Request) signed {
+	v := m.resolve(r)
+	if v == nil {
+		return signed{}
+	}
+	t, err := m.checkedToken(v)
+	if err != nil {
+		m.logger.Error("chatwidget: cannot sign the visitor's token; serving the anonymous widget", "path", r.URL.Path, "error", err)
+		return signed{}
+	}
+	return t
+}
+
 // render resolves the visitor of r and appends the widget's HTML to dst. It
 // reports whether that HTML carries a token; a nil result means no widget.
 func (m *Middleware) render(r *http.Request, dst []byte) ([]byte, bool) {
-	token := ""
-	if v := m.resolve(r); v != nil {
-		t, err := m.signer.token(v)
-		switch {
-		case err != nil:
-			m.logger.Error("chatwidget: cannot sign the visitor's token; serving the anonymous widget", "path", r.URL.Path, "error", err)
-		case !validToken(t):
-			m.logger.Error("chatwidget: signed token is not a compact JWS; serving the anonymous widget", "path", r.URL.Path)
-		default:
-			token = t
-		}
-	}
-	if token == "" && !m.anonymous {
+	t := m.visitorToken(r)
+	if t.token == "" && !m.anonymous {
 		return nil, false
 	}
 	nonce := ""
@@ -139,13 +167,32 @@ func (m *Middleware) render(r *http.Request, dst []byte) ([]byte, bool) {
 			nonce = ""
 		}
 	}
-	dst = m.embed.appendTo(dst, token, nonce)
-	if token != "" {
-		dst = m.customerData.appendTo(dst, token, nonce)
-	} else {
-		dst = m.anonymousTpl.appendTo(dst, "", nonce)
+	return m.appendSnippet(dst, t, nonce), t.token != ""
+}
+
+// appendSnippet appends the widget's HTML for token t (zero: anonymous).
+func (m *Middleware) appendSnippet(dst []byte, t signed, nonce string) []byte {
+	dst = m.embed.appendTo(dst, t.token, nonce)
+	if t.token == "" {
+		return m.anonymousTpl.appendTo(dst, "", nonce)
 	}
-	return dst, token != ""
+	return m.customerData.appendTo(dst, t.token, nonce)
+}
+
+// SnippetFor returns the widget's HTML for v (nil: anonymous) with no CSP
+// nonce, for pages made outside a request (static pages, e-mails, the
+// command line). See [Middleware.Snippet].
+func (m *Middleware) SnippetFor(v *Visitor) (template.HTML, error) {
+	var t signed
+	if v != nil && v.Name != "" {
+		var err error
+		if t, err = m.checkedToken(v); err != nil {
+			return "", err
+		}
+	} else if !m.anonymous {
+		return "", nil
+	}
+	return template.HTML(m.appendSnippet(nil, t, "")), nil // #nosec G203 -- the site's templates, an inert token
 }
 
 // loadedAsDocument reports whether r loads a page as a whole document, the

@@ -669,7 +669,7 @@ func TestTokenCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return s
+		return s.token
 	}
 	first := tok(alice)
 	if tok(alice) != first {
@@ -698,7 +698,7 @@ func TestTokenCacheBounded(t *testing.T) {
 	c := newTokenCache(10)
 	now := time.Unix(0, 0)
 	for i := range 100 {
-		c.put(fmt.Sprint(i), "t", now.Add(time.Hour))
+		c.put(fmt.Sprint(i), signed{token: "t"}, now.Add(time.Hour))
 		if n := len(c.cur) + len(c.prev); n > 10 {
 			t.Fatalf("cache holds %d entries, want at most 10", n)
 		}

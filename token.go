@@ -68,8 +68,14 @@ func newSigner(key Key, c *config) (*signer, error) {
 	}, nil
 }
 
+// signed is a token and the Unix time of its exp claim.
+type signed struct {
+	token string
+	exp   int64
+}
+
 // token returns the signed token for v.
-func (s *signer) token(v *Visitor) (string, error) {
+func (s *signer) token(v *Visitor) (signed, error) {
 	var buf [256]byte
 	key := s.claimsKey(buf[:0], v)
 	now := s.now()
@@ -92,13 +98,13 @@ func (s *signer) token(v *Visitor) (string, error) {
 		return t, err
 	})
 	if err != nil {
-		return "", err
+		return signed{}, err
 	}
-	return t.(string), nil
+	return t.(signed), nil
 }
 
 // sign signs v's claims, issued at now.
-func (s *signer) sign(v *Visitor, now time.Time) (string, error) {
+func (s *signer) sign(v *Visitor, now time.Time) (signed, error) {
 	claims := jwt.MapClaims{
 		"name":       v.Name,
 		"isLoggedIn": true,
@@ -133,9 +139,9 @@ func (s *signer) sign(v *Visitor, now time.Time) (string, error) {
 	t, err := tok.SignedString(s.key)
 	if err != nil {
 		// The error of a signing method names the method, never the key.
-		return "", fmt.Errorf("chatwidget: sign token: %w", err)
+		return signed{}, fmt.Errorf("chatwidget: sign token: %w", err)
 	}
-	return t, nil
+	return signed{t, now.Add(s.ttl).Unix()}, nil
 }
 
 // fieldOK reports whether a custom field may go into the claims, logging why
@@ -228,7 +234,7 @@ type tokenCache struct {
 }
 
 type cachedToken struct {
-	token string
+	signed
 	fresh time.Time // reuse the token until then
 }
 
@@ -239,7 +245,7 @@ func newTokenCache(size int) *tokenCache {
 	return &tokenCache{size: size, cur: make(map[string]cachedToken)}
 }
 
-func (c *tokenCache) get(key []byte, now time.Time) (string, bool) {
+func (c *tokenCache) get(key []byte, now time.Time) (signed, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.cur[string(key)]
@@ -249,15 +255,15 @@ func (c *tokenCache) get(key []byte, now time.Time) (string, bool) {
 		}
 	}
 	if !ok || !now.Before(e.fresh) {
-		return "", false
+		return signed{}, false
 	}
-	return e.token, true
+	return e.signed, true
 }
 
-func (c *tokenCache) put(key, token string, fresh time.Time) {
+func (c *tokenCache) put(key string, t signed, fresh time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.add(key, cachedToken{token: token, fresh: fresh})
+	c.add(key, cachedToken{signed: t, fresh: fresh})
 }
 
 // add stores e under key, rolling the generations over when cur is full.
