@@ -19,6 +19,9 @@ type Middleware struct {
 	embed        snippetTemplate
 	customerData snippetTemplate
 	anonymousTpl snippetTemplate
+	refresh      snippetTemplate // nil unless WithRefresh
+	mobile       *mobileTemplate // nil unless WithMobileURLTemplate
+	widgetID     string
 	anonymous    bool
 	nonce        func(*http.Request) string
 	skip         func(*http.Request) bool
@@ -56,6 +59,10 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 	}
 	embed, customerData, anonymousTpl, err := compileTemplates(c.embed, c.customerData, c.anonymous, widgetID)
 	errs = append(errs, err)
+	refresh, err := compileRefresh(c.refresh, c.ttl)
+	errs = append(errs, err)
+	mobile, err := compileMobile(c.mobile)
+	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -64,6 +71,9 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 		embed:        embed,
 		customerData: customerData,
 		anonymousTpl: anonymousTpl,
+		refresh:      refresh,
+		mobile:       mobile,
+		widgetID:     widgetID,
 		anonymous:    c.anonymousWidget,
 		nonce:        c.nonce,
 		skip:         c.skip,
@@ -172,11 +182,12 @@ func (m *Middleware) render(r *http.Request, dst []byte) ([]byte, bool) {
 
 // appendSnippet appends the widget's HTML for token t (zero: anonymous).
 func (m *Middleware) appendSnippet(dst []byte, t signed, nonce string) []byte {
-	dst = m.embed.appendTo(dst, t.token, nonce)
+	dst = m.embed.appendTo(dst, t, nonce)
 	if t.token == "" {
-		return m.anonymousTpl.appendTo(dst, "", nonce)
+		return m.anonymousTpl.appendTo(dst, t, nonce)
 	}
-	return m.customerData.appendTo(dst, t.token, nonce)
+	dst = m.customerData.appendTo(dst, t, nonce)
+	return m.refresh.appendTo(dst, t, nonce)
 }
 
 // SnippetFor returns the widget's HTML for v (nil: anonymous) with no CSP

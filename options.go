@@ -33,6 +33,8 @@ type config struct {
 	kid             string
 	kidSet          bool
 	published       []crypto.PublicKey
+	refresh         *Refresh
+	mobile          string
 
 	errs []error // option-level errors, reported by validate
 }

@@ -3,6 +3,7 @@ package chatwidget
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"golang.org/x/net/html"
@@ -22,6 +23,7 @@ const DefaultCustomerDataTemplate = `<script>window.chatWidgetCustomerData=funct
 const (
 	widgetIDPlaceholder = "WIDGET_ID"
 	tokenPlaceholder    = "JWT_TOKEN"
+	expPlaceholder      = "JWT_EXP" // the token's exp, for the refresh script
 )
 
 // slot is what a part of a compiled template adds at request time.
@@ -31,7 +33,14 @@ const (
 	slotNone  slot = iota
 	slotNonce      // nonce="…" for a <script> start tag, when there is a nonce
 	slotToken      // the signed token
+	slotExp        // the token's exp, in Unix seconds
 )
+
+// placeholders are the request-time placeholders of templates.
+var placeholders = []struct {
+	text string
+	slot slot
+}{{tokenPlaceholder, slotToken}, {expPlaceholder, slotExp}}
 
 // part is a literal followed by a slot.
 type part struct {
@@ -91,21 +100,28 @@ func compileTemplate(src string, marker bool) (snippetTemplate, error) {
 	if marker && scripts == 0 {
 		return nil, errors.New("it has no <script> element; paste the vendor's code, which loads the widget with one")
 	}
-	// Split literals at the token placeholder.
+	for _, ph := range placeholders {
+		t = splitAt(t, ph.text, ph.slot)
+	}
+	return t, nil
+}
+
+// splitAt splits the literals of t at each placeholder, which becomes s.
+func splitAt(t snippetTemplate, placeholder string, s slot) snippetTemplate {
 	var out snippetTemplate
 	for _, p := range t {
-		pieces := strings.Split(p.lit, tokenPlaceholder)
-		for i, s := range pieces {
-			out = appendLiteral(out, s)
+		pieces := strings.Split(p.lit, placeholder)
+		for i, lit := range pieces {
+			out = appendLiteral(out, lit)
 			if i < len(pieces)-1 {
-				out = append(out, part{slot: slotToken})
+				out = append(out, part{slot: s})
 			}
 		}
 		if p.slot != slotNone {
 			out = append(out, part{slot: p.slot})
 		}
 	}
-	return out, nil
+	return out
 }
 
 // appendLiteral adds s to t, joining it to a trailing literal.
@@ -122,7 +138,7 @@ func appendLiteral(t snippetTemplate, s string) snippetTemplate {
 
 // appendTo renders t onto dst with the given token and nonce, each already
 // checked to be inert in HTML and JavaScript.
-func (t snippetTemplate) appendTo(dst []byte, token, nonce string) []byte {
+func (t snippetTemplate) appendTo(dst []byte, tok signed, nonce string) []byte {
 	for _, p := range t {
 		dst = append(dst, p.lit...)
 		switch p.slot {
@@ -133,7 +149,9 @@ func (t snippetTemplate) appendTo(dst []byte, token, nonce string) []byte {
 				dst = append(dst, '"')
 			}
 		case slotToken:
-			dst = append(dst, token...)
+			dst = append(dst, tok.token...)
+		case slotExp:
+			dst = strconv.AppendInt(dst, tok.exp, 10)
 		}
 	}
 	return dst

@@ -1,0 +1,94 @@
+package chatwidget
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+)
+
+// tokenResponse is the JSON body of [Middleware.TokenHandler].
+type tokenResponse struct {
+	LoggedIn  bool   `json:"loggedIn"`
+	Token     string `json:"token,omitempty"`
+	ExpiresAt int64  `json:"expiresAt,omitempty"` // Unix seconds
+	WidgetID  string `json:"widgetId,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// TokenHandler returns a handler, to mount anywhere on the site, that answers
+// the visitor's signed token as JSON, for pages that get JWT_TOKEN by AJAX
+// (single-page apps, pages cached without identity) and for the refresh
+// script of [WithRefresh]. The visitor and the claims are the page's: the
+// same resolver, the same signer and cache.
+//
+// A logged-in visitor gets 200 {"loggedIn":true,"token":…,"expiresAt":…,
+// "widgetId":…}; an anonymous one gets 200 {"loggedIn":false}. Responses are
+// Cache-Control: no-store.
+//
+// GET is the method; HEAD gets the headers alone, OPTIONS gets 204 with Allow,
+// others 405. No CORS headers are sent, and a token goes only to same-origin
+// requests: a request whose Sec-Fetch-Site is set to anything but
+// "same-origin" or "none", or (from browsers that send no fetch metadata)
+// whose Origin is not this host, gets 403. The token is the visitor's
+// identity for the chat: a page of another origin, or of another subdomain
+// of the same site, must not be able to obtain it with the visitor's
+// cookies. Requests without either header (scripts, mobile apps, old
+// browsers' same-origin GETs) are served.
+func (m *Middleware) TokenHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Vary", "Cookie, Origin, Sec-Fetch-Site")
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+		case http.MethodOptions:
+			h.Set("Allow", "GET, HEAD, OPTIONS")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		default:
+			h.Set("Allow", "GET, HEAD, OPTIONS")
+			writeJSON(w, r, http.StatusMethodNotAllowed, tokenResponse{Error: "method not allowed; use GET"})
+			return
+		}
+		if !sameOrigin(r) {
+			m.logger.Warn("chatwidget: token request from another origin refused", "origin", r.Header.Get("Origin"), "sec-fetch-site", r.Header.Get("Sec-Fetch-Site"))
+			writeJSON(w, r, http.StatusForbidden, tokenResponse{Error: "cross-origin request refused"})
+			return
+		}
+		t := m.visitorToken(r)
+		if t.token == "" {
+			writeJSON(w, r, http.StatusOK, tokenResponse{})
+			return
+		}
+		writeJSON(w, r, http.StatusOK, tokenResponse{LoggedIn: true, Token: t.token, ExpiresAt: t.exp, WidgetID: m.widgetID})
+	})
+}
+
+// sameOrigin reports whether r comes from a page of this origin, by its
+// fetch metadata or, failing that, its Origin header.
+func sameOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none": // "none": typed into the address bar
+		return true
+	case "":
+	default: // "same-site" (another subdomain) or "cross-site"
+		return false
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == r.Host
+}
+
+// writeJSON writes v as the JSON body of a response with status code.
+func writeJSON(w http.ResponseWriter, r *http.Request, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	if r.Method == http.MethodHead {
+		return
+	}
+	json.NewEncoder(w).Encode(v)
+}

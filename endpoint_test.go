@@ -1,0 +1,191 @@
+package chatwidget
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTokenHandler(t *testing.T) {
+	tests := []struct {
+		name       string
+		resolver   Resolver
+		method     string
+		header     []string
+		wantCode   int
+		wantLogged bool
+		wantError  string
+	}{
+		{"logged in, same origin", fixed(alice), "GET", []string{"Sec-Fetch-Site", "same-origin"}, 200, true, ""},
+		{"logged in, no metadata", fixed(alice), "GET", nil, 200, true, ""},
+		{"logged in, Origin matches", fixed(alice), "GET", []string{"Origin", "http://example.com"}, 200, true, ""},
+		{"anonymous", fixed(nil), "GET", nil, 200, false, ""},
+		{"resolver fails", ResolverFunc(func(*http.Request) (*Visitor, error) { panic("x") }), "GET", nil, 200, false, ""},
+		{"cross-site", fixed(alice), "GET", []string{"Sec-Fetch-Site", "cross-site"}, 403, false, "cross-origin request refused"},
+		{"same-site subdomain", fixed(alice), "GET", []string{"Sec-Fetch-Site", "same-site"}, 403, false, "cross-origin"},
+		{"other Origin", fixed(alice), "GET", []string{"Origin", "https://evil.example"}, 403, false, "cross-origin"},
+		{"POST", fixed(alice), "POST", nil, 405, false, "method not allowed"},
+		{"HEAD", fixed(alice), "HEAD", nil, 200, false, ""},
+		{"OPTIONS", fixed(alice), "OPTIONS", []string{"Origin", "https://evil.example"}, 204, false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newTest(t, tc.resolver, nil)
+			req := httptest.NewRequest(tc.method, "/chatwidget/token", nil)
+			for i := 0; i+1 < len(tc.header); i += 2 {
+				req.Header.Set(tc.header[i], tc.header[i+1])
+			}
+			rec := serve(m.TokenHandler(), req)
+			if rec.Code != tc.wantCode {
+				t.Fatalf("status = %d, want %d: %s", rec.Code, tc.wantCode, rec.Body)
+			}
+			if cc := rec.Header().Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("Cache-Control = %q, want no-store", cc)
+			}
+			if rec.Header().Get("Access-Control-Allow-Origin") != "" {
+				t.Errorf("CORS header sent: %v", rec.Header())
+			}
+			if tc.method == "HEAD" || tc.method == "OPTIONS" {
+				if rec.Body.Len() != 0 {
+					t.Errorf("%s has a body: %q", tc.method, rec.Body)
+				}
+				if tc.method == "OPTIONS" && rec.Header().Get("Allow") != "GET, HEAD, OPTIONS" {
+					t.Errorf("OPTIONS Allow = %q", rec.Header().Get("Allow"))
+				}
+				return
+			}
+			var got tokenResponse
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+				t.Fatalf("body %q is not JSON: %v", rec.Body, err)
+			}
+			if got.LoggedIn != tc.wantLogged || !strings.Contains(got.Error, tc.wantError) {
+				t.Errorf("body = %+v, want loggedIn %v, error %q", got, tc.wantLogged, tc.wantError)
+			}
+			if tc.wantLogged {
+				claims := parseToken(t, got.Token)
+				exp, _ := claims.GetExpirationTime()
+				if claims["name"] != alice.Name || exp.Unix() != got.ExpiresAt || got.WidgetID != "test-widget" {
+					t.Errorf("token claims %v, expiresAt %d, widget %q", claims, got.ExpiresAt, got.WidgetID)
+				}
+			} else if got.Token != "" {
+				t.Errorf("token %q handed out", got.Token)
+			}
+		})
+	}
+}
+
+func TestMobileURL(t *testing.T) {
+	tests := []struct {
+		tpl, want string
+	}{
+		{"https://chat.example/mobile/WIDGET_ID?token=JWT_TOKEN", "https://chat.example/mobile/test-widget?token=<T>"},
+		{"https://chat.example/m?w=WIDGET_ID&t=JWT_TOKEN#x", "https://chat.example/m?w=test-widget&t=<T>#x"},
+		{"chatapp://open/WIDGET_ID/JWT_TOKEN", "chatapp://open/test-widget/<T>"},
+		{"https://chat.example/m#token=JWT_TOKEN", "https://chat.example/m#token=<T>"},
+	}
+	for _, tc := range tests {
+		m := newTest(t, fixed(alice), nil, WithMobileURLTemplate(tc.tpl))
+		got, err := m.MobileURL(alice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, _, _ := m.Token(alice)
+		if strings.Replace(got, tok, "<T>", 1) != tc.want {
+			t.Errorf("MobileURL(%q) = %q, want %q", tc.tpl, got, tc.want)
+		}
+		if _, err := url.Parse(got); err != nil {
+			t.Errorf("MobileURL(%q) = %q does not parse: %v", tc.tpl, got, err)
+		}
+	}
+	// Escaping, for where each part stands.
+	mt, _ := compileMobile("https://x.example/p/WIDGET_ID?t=JWT_TOKEN")
+	if got := mt.build("a b/c", "x&y=z"); got != "https://x.example/p/a%20b%2Fc?t=x%26y%3Dz" {
+		t.Errorf("build escaped = %q", got)
+	}
+	for tpl, want := range map[string]string{
+		"/relative?t=JWT_TOKEN":          "not an absolute URL",
+		"https://chat.example/WIDGET_ID": "no JWT_TOKEN",
+		"JWT_TOKEN://x":                  "placeholder in its scheme",
+	} {
+		if _, err := New("w", KeyPEM(testKeyPEM(t)), fixed(nil), WithMobileURLTemplate(tpl)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("WithMobileURLTemplate(%q) = %v, want an error with %q", tpl, err, want)
+		}
+	}
+	if _, err := newTest(t, fixed(nil), nil).MobileURL(alice); err == nil {
+		t.Errorf("MobileURL without a template = nil error")
+	}
+}
+
+func TestMobileHandler(t *testing.T) {
+	m := newTest(t, ResolverFunc(func(r *http.Request) (*Visitor, error) {
+		if r.Header.Get("Cookie") == "" {
+			return nil, nil
+		}
+		return alice, nil
+	}), nil, WithMobileURLTemplate("https://chat.example/m/WIDGET_ID?token=JWT_TOKEN"))
+	h := m.MobileHandler()
+	req := httptest.NewRequest("GET", "/chat/mobile", nil)
+	req.Header.Set("Cookie", "s=1")
+	rec := serve(h, req)
+	loc := rec.Header().Get("Location")
+	if rec.Code != http.StatusFound || !strings.HasPrefix(loc, "https://chat.example/m/test-widget?token=") {
+		t.Fatalf("redirect = %d %q", rec.Code, loc)
+	}
+	u, _ := url.Parse(loc)
+	if parseToken(t, u.Query().Get("token"))["name"] != alice.Name {
+		t.Errorf("token in the URL is not alice's")
+	}
+	req = httptest.NewRequest("GET", "/chat/mobile?format=json", nil)
+	req.Header.Set("Cookie", "s=1")
+	rec = serve(h, req)
+	var body struct{ URL string }
+	if json.Unmarshal(rec.Body.Bytes(), &body); rec.Code != 200 || body.URL == "" || rec.Header().Get("Cache-Control") != "no-store" {
+		t.Errorf("JSON = %d %q %v", rec.Code, rec.Body, rec.Header())
+	}
+	if rec := serve(h, httptest.NewRequest("GET", "/chat/mobile", nil)); rec.Code != http.StatusUnauthorized {
+		t.Errorf("anonymous = %d, want 401", rec.Code)
+	}
+}
+
+// TestRefreshScript checks the refresh script a logged-in page carries, and
+// that anonymous pages carry none.
+func TestRefreshScript(t *testing.T) {
+	r := Refresh{Endpoint: "/chatwidget/token", Update: "ChatWidget.setToken", Logout: "ChatWidget.logout", ExpiredHook: "chatWidgetTokenExpired"}
+	m := newTest(t, fixed(alice), nil, WithTTL(2*time.Minute), WithRefresh(r), WithNonce(func(*http.Request) string { return "abc" }))
+	body := serve(m.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil)).Body.String()
+	s := scripts(t, body)
+	if len(s) != 3 {
+		t.Fatalf("%d scripts, want embed, customer data and refresh: %s", len(s), body)
+	}
+	_, exp, _ := m.Token(alice)
+	for _, want := range []string{`"endpoint":"/chatwidget/token"`, `"update":"ChatWidget.setToken"`, `"before":12000`, "exp=" + itoa(exp.Unix()) + "*1000"} {
+		if !strings.Contains(s[2].text, want) {
+			t.Errorf("refresh script lacks %q: %s", want, s[2].text)
+		}
+	}
+	if s[2].attrs["nonce"] != "abc" {
+		t.Errorf("refresh script nonce = %q", s[2].attrs["nonce"])
+	}
+	anon := newTest(t, fixed(nil), nil, WithRefresh(r))
+	if body := serve(anon.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil)).Body.String(); strings.Contains(body, "fetch(") {
+		t.Errorf("anonymous page carries the refresh script: %s", body)
+	}
+	for _, bad := range []Refresh{
+		{Endpoint: "https://evil.example/t", Update: "a"},
+		{Endpoint: "//evil.example/t", Update: "a"},
+		{Endpoint: "/t", Update: "a);alert(1)//"},
+		{Endpoint: "/t", Update: "a", ExpiredHook: "x.y"},
+		{Endpoint: "/t", Update: "a", Before: time.Hour},
+	} {
+		if _, err := New("w", KeyPEM(testKeyPEM(t)), fixed(nil), WithRefresh(bad)); err == nil || !strings.Contains(err.Error(), "refresh") {
+			t.Errorf("WithRefresh(%+v) = %v, want a refresh error", bad, err)
+		}
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,101 @@
+package chatwidget
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Refresh configures the script that keeps the token of an open tab fresh;
+// see [WithRefresh].
+type Refresh struct {
+	// Endpoint is the same-origin path where [Middleware.TokenHandler] is
+	// mounted, e.g. "/chatwidget/token". Required.
+	Endpoint string
+	// Update names the vendor's JavaScript function that takes a fresh
+	// token, as a dotted path from window, e.g. "ChatWidget.setToken".
+	// Required.
+	Update string
+	// Logout names the vendor's function to call when the endpoint says
+	// that nobody is logged in any more, e.g. "ChatWidget.logout".
+	// Optional.
+	Logout string
+	// ExpiredHook is the name of a global function the script defines, for
+	// a widget that reports an expired token to call: it fetches a fresh
+	// token at once. Optional, e.g. "chatWidgetTokenExpired".
+	ExpiredHook string
+	// Before is how long before the token's exp the script fetches the next
+	// one. Default: a tenth of the TTL, at least 5 seconds.
+	Before time.Duration
+}
+
+// WithRefresh adds, after the customer-data code of logged-in visitors, a
+// small script that fetches a fresh token from r.Endpoint shortly before the
+// current one expires, hands it to r.Update, and does so again for the next
+// one, per tab, as long as the tab is open. When the endpoint answers that
+// nobody is logged in (the visitor logged out, here or in another tab), the
+// script calls r.Logout and stops: the token left in the page expires at its
+// exp, at most one TTL later.
+//
+// This makes short TTLs (minutes) practical: a leaked page or token is
+// worth little, and a logout takes effect within one TTL everywhere, at the
+// cost of one small request per tab per TTL. Default: no refresh script.
+func WithRefresh(r Refresh) Option {
+	return func(c *config) { c.refresh = &r }
+}
+
+// jsPath matches a dotted path of JavaScript identifiers.
+var jsPath = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$`)
+
+// refreshScript is the refresh script. CONFIG is replaced by JSON at
+// construction; JWT_EXP by the token's exp at request time.
+const refreshScript = `<script>(function(){var c=CONFIG,exp=JWT_EXP*1000,timer=0,busy=false;` +
+	`function fn(p){if(!p)return null;var o=window,s=p.split(".");for(var i=0;i<s.length&&o!=null;i++)o=o[s[i]];return typeof o==="function"?o:null}` +
+	`function arm(){clearTimeout(timer);timer=setTimeout(next,Math.max(0,exp-c.before-Date.now()))}` +
+	`function next(){if(busy)return;busy=true;fetch(c.endpoint,{credentials:"same-origin",cache:"no-store",headers:{Accept:"application/json"}})` +
+	`.then(function(r){return r.json()}).then(function(j){busy=false;clearTimeout(timer);` +
+	`if(!j.loggedIn){var l=fn(c.logout);if(l)l();return}` +
+	`exp=j.expiresAt*1000;var u=fn(c.update);if(u)u(j.token);arm()},` +
+	`function(){busy=false;clearTimeout(timer);timer=setTimeout(next,Math.min(30000,Math.max(1000,exp-Date.now())))})}` +
+	`if(c.expired)window[c.expired]=next;arm()})();</script>`
+
+// compileRefresh checks r and compiles its script for a TTL.
+func compileRefresh(r *Refresh, ttl time.Duration) (snippetTemplate, error) {
+	if r == nil {
+		return nil, nil
+	}
+	var errs []error
+	if !strings.HasPrefix(r.Endpoint, "/") || strings.HasPrefix(r.Endpoint, "//") {
+		errs = append(errs, fmt.Errorf("chatwidget: refresh endpoint %q must be a path on this site, like /chatwidget/token, where TokenHandler is mounted", truncate(r.Endpoint, 40)))
+	}
+	if !jsPath.MatchString(r.Update) {
+		errs = append(errs, fmt.Errorf("chatwidget: refresh Update %q must name the vendor's JavaScript function that takes a token, like ChatWidget.setToken", truncate(r.Update, 40)))
+	}
+	if r.Logout != "" && !jsPath.MatchString(r.Logout) {
+		errs = append(errs, fmt.Errorf("chatwidget: refresh Logout %q must name a JavaScript function, like ChatWidget.logout", truncate(r.Logout, 40)))
+	}
+	if r.ExpiredHook != "" && (!jsPath.MatchString(r.ExpiredHook) || strings.Contains(r.ExpiredHook, ".")) {
+		errs = append(errs, fmt.Errorf("chatwidget: refresh ExpiredHook %q must be a plain JavaScript name, like chatWidgetTokenExpired", truncate(r.ExpiredHook, 40)))
+	}
+	before := r.Before
+	if before == 0 {
+		before = max(ttl/10, 5*time.Second)
+	}
+	if before < 0 || before >= ttl {
+		errs = append(errs, fmt.Errorf("chatwidget: refresh Before %v must be positive and under the TTL %v", r.Before, ttl))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	cfg, err := json.Marshal(map[string]any{ // escapes <, > and & for a script element
+		"endpoint": r.Endpoint, "update": r.Update, "logout": r.Logout,
+		"expired": r.ExpiredHook, "before": before.Milliseconds(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return compileTemplate(strings.Replace(refreshScript, "CONFIG", string(cfg), 1), false)
+}
