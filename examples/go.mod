@@ -4,7 +4,9 @@ go 1.26.8
 
 require (
 	github.com/chatwidget/chatwidget v0.0.0-00010101000000-000000000000
+	github.com/go-chi/chi/v5 v5.5.0
 	github.com/golang-jwt/jwt/v5 v5.3.1
+	github.com/gorilla/mux v1.8.1
 	github.com/gorilla/sessions v1.4.0
 	golang.org/x/net v0.62.0
 )
