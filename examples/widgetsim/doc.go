@@ -1,0 +1,63 @@
+// Package widgetsim is a local stand-in for a live-chat vendor: it serves the
+// widget's JavaScript and verifies, as the vendor would, the RS256 tokens
+// that [github.com/chatwidget/chatwidget] puts into the site's pages. The
+// demo site mounts it beside its own pages, and a browser test drives it.
+//
+//	// pub is the PUBLIC KEY PEM pasted into the vendor's settings: what
+//	// (*chatwidget.Middleware).PublicKeyPEM returns, or the output of
+//	// `openssl rsa -in private.pem -pubout`.
+//	sim, err := widgetsim.New(pub)
+//	if err != nil {
+//		log.Fatal(err) // says what is wrong with pub
+//	}
+//	mw, err := chatwidget.New("demo", chatwidget.KeyFile("private.pem"), resolver,
+//		chatwidget.WithEmbedTemplate(sim.EmbedTemplate()),
+//		chatwidget.WithCustomerDataTemplate(sim.CustomerDataTemplate()),
+//		chatwidget.WithAnonymousTemplate(sim.AnonymousTemplate()))
+//	mux.Handle("/widgetsim/", sim.Handler())
+//
+// The templates depend only on the prefix ([WithPrefix]), not on the key,
+// while the key is what the [github.com/chatwidget/chatwidget.Middleware]
+// holds: either build the Middleware twice (once to read its public key) or
+// derive the public key from the private key yourself
+// ([crypto/x509.MarshalPKIXPublicKey]).
+//
+// # Endpoints
+//
+// Under the prefix (default "/widgetsim/"):
+//
+//   - GET {prefix}embed/{widgetID}.js serves the widget (text/javascript).
+//     A widget ID outside ^[A-Za-z0-9_-]{1,128}$ gets 404.
+//   - POST {prefix}verify takes {"widget":"<id>","token":"<jwt>"} and
+//     answers 200 {"ok":true,"claims":{…}} with every claim of the token,
+//     401 {"ok":false,"error":"<reason>"} for a token the vendor would
+//     reject, and 400 {"ok":false,"error":"…"} for a malformed request.
+//
+// The reasons are: "malformed token", "signature invalid", "unexpected
+// signing method", "token expired", "token not valid yet" (nbf),
+// "token issued in the future", "missing exp", "missing iat",
+// "missing claim name" and "isLoggedIn must be true".
+//
+// # The widget
+//
+// The widget adds a fixed panel <section id="cw-panel"> to the page and sets
+// its data-state attribute, last, to one of "verified", "remembered",
+// "anonymous" or "error":
+//
+//   - If the page defines window.chatWidgetCustomerData, the widget asks it
+//     for the token and posts it to verify. On success it stores the claims
+//     in localStorage under "chatwidget:{widgetID}:visitor" and shows them
+//     ("verified"); on failure it forgets the stored visitor and shows
+//     <p id="cw-error">Identity rejected: {reason}</p> ("error").
+//   - Else, if window.chatWidgetAnonymous is true, it forgets the stored
+//     visitor and shows the anonymous form ("anonymous").
+//   - Else, if a visitor is stored, it shows that visitor ("remembered"):
+//     the stale identity after a logout that the anonymous template exists
+//     to prevent.
+//   - Else it shows the anonymous form <form id="cw-anon"> ("anonymous").
+//
+// A visitor is shown as <h2 id="cw-name">Chatting as {name}</h2>, a read-only
+// <input id="cw-email"> and a <dl id="cw-fields"> with one <dt>/<dd> pair per
+// custom claim, sorted by label. The widget uses DOM APIs, textContent and
+// element.style only, so it runs under a strict nonce-based CSP.
+package widgetsim
