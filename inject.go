@@ -112,11 +112,25 @@ type scanner struct {
 	doc      bool // a doctype, <html> or <body> start tag was read: the stream is a document
 }
 
+// A decider learns, once the injector knows, whether the stream is a
+// document, and returns the snippet to insert (nil: none). It is called at
+// most once, before the injector writes anything.
+type decider interface {
+	decide(document bool) []byte
+}
+
 // injector copies an HTML stream to w and inserts snippet once, at the point
 // the tokenizer defines. It is not safe for concurrent use.
+//
+// With a decider, the injector first holds the stream back until it knows
+// whether the stream is a document (a doctype, <html> or <body> start tag,
+// or a </body> or </html> end tag) or a fragment (none of these in the first
+// maxHold bytes, or by a Flush or the end), and only then asks for the
+// snippet: a fragment costs no resolver call and keeps its headers.
 type injector struct {
 	w       io.Writer
 	snippet []byte
+	pending decider // non-nil until the kind of stream is known
 	sc      scanner
 
 	off      int64 // stream offset of the next byte Write will see
@@ -139,6 +153,26 @@ func (j *injector) reset(w io.Writer, snippet []byte) {
 	*j = injector{w: w, snippet: snippet, hold: j.hold[:0], tagStart: -1, htmlAt: -1}
 }
 
+// resetPending makes j ready for a stream whose snippet d decides.
+func (j *injector) resetPending(w io.Writer, d decider) {
+	j.reset(w, nil)
+	j.pending = d
+}
+
+// commit asks the decider for the snippet, once the kind of stream is
+// known. Without a snippet, the rest passes through.
+func (j *injector) commit(document bool) {
+	d := j.pending
+	if d == nil {
+		return
+	}
+	j.pending = nil
+	if j.snippet = d.decide(document); j.snippet == nil {
+		j.tagStart, j.htmlAt = -1, -1
+		j.done = true
+	}
+}
+
 // Write scans p for the insertion point and writes what precedes any
 // possible insertion point to the underlying writer. It reports len(p) unless
 // the underlying writer fails.
@@ -154,9 +188,19 @@ func (j *injector) Write(p []byte) (int, error) {
 	for i := 0; i < len(p) && !j.done; {
 		var ev event
 		i, ev = j.sc.scan(p, i, base)
-		if ev != evNone {
-			j.handle(ev, p, base, base+int64(i))
+		if ev == evNone {
+			continue
 		}
+		if j.pending != nil && ev >= evBodyEnd {
+			j.commit(true)
+			if j.done {
+				break
+			}
+		}
+		j.handle(ev, p, base, base+int64(i))
+	}
+	if j.pending != nil && j.sc.doc {
+		j.commit(true)
 	}
 	if j.done {
 		j.emit(p, base, j.off)
@@ -185,6 +229,11 @@ func (j *injector) settle(p []byte, base int64) {
 	if from := max(j.written, base); from < j.off {
 		j.hold = append(j.hold, p[from-base:]...)
 	}
+	if len(j.hold) > maxHold && j.pending != nil {
+		j.commit(false) // no sign of a document: a fragment
+		j.emit(nil, j.off, j.off)
+		return
+	}
 	if len(j.hold) > maxHold {
 		at := j.htmlAt
 		if at < 0 || (j.tagStart >= 0 && j.tagStart < at) {
@@ -196,6 +245,9 @@ func (j *injector) settle(p []byte, base int64) {
 
 // pinned is the offset before which everything may be written.
 func (j *injector) pinned() int64 {
+	if j.pending != nil {
+		return j.written
+	}
 	at := j.off
 	if j.htmlAt >= 0 && j.htmlAt < at {
 		at = j.htmlAt
@@ -270,9 +322,17 @@ func (j *injector) handle(ev event, p []byte, base, pos int64) {
 
 // Flush writes everything except a cut </body> or </html> end tag. If a
 // </html> end tag was seen, Flush commits to inserting before it, so that what
-// follows reaches the client now.
+// follows reaches the client now. A stream whose kind is not known yet is
+// taken for a document if nothing was written, else for a fragment.
 func (j *injector) Flush() error {
-	if j.err != nil || j.done {
+	if j.err != nil {
+		return j.err
+	}
+	if j.pending != nil {
+		j.commit(j.off == 0)
+	}
+	if j.done {
+		j.emit(nil, j.off, j.off)
 		return j.err
 	}
 	if j.htmlAt >= 0 {
@@ -288,7 +348,14 @@ func (j *injector) Flush() error {
 // end, but only into a document (a doctype, <html> or <body> start tag was
 // read): a fragment gets nothing. It does not close the underlying writer.
 func (j *injector) Close() error {
-	if j.err != nil || j.done {
+	if j.err != nil {
+		return j.err
+	}
+	if j.pending != nil {
+		j.commit(j.sc.doc || j.htmlAt >= 0)
+	}
+	if j.done {
+		j.emit(nil, j.off, j.off)
 		return j.err
 	}
 	switch {
@@ -310,7 +377,7 @@ const (
 	evNone         event = iota
 	evCandidate          // "</b" or "</h": a </body> or </html> end tag may begin at sc.lt
 	evNotCandidate       // the tag of the last evCandidate is neither
-	evBodyEnd            // a </body> end tag just closed
+	evBodyEnd            // a </body> end tag just closed; this and the next are signs of a document
 	evHTMLEnd            // a </html> end tag just closed
 	evMarker             // a start tag carrying markerAttr just closed
 )

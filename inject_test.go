@@ -70,6 +70,19 @@ func want(page []byte, snippet string) []byte {
 func inject(page []byte, cuts ...int) []byte {
 	var out bytes.Buffer
 	j := newInjector(&out, []byte(testSnippet))
+	return feed(j, &out, page, cuts...)
+}
+
+// injectPending runs page through an injector that learns its snippet only
+// once it knows the page is a document.
+func injectPending(page []byte, cuts ...int) []byte {
+	var out bytes.Buffer
+	j := &injector{}
+	j.resetPending(&out, &recordingDecider{snippet: []byte(testSnippet)})
+	return feed(j, &out, page, cuts...)
+}
+
+func feed(j *injector, out *bytes.Buffer, page []byte, cuts ...int) []byte {
 	prev := 0
 	for _, c := range cuts {
 		j.Write(page[prev:c])
@@ -213,6 +226,72 @@ func TestInjectHoldBounded(t *testing.T) {
 	}
 }
 
+// recordingDecider records the decision of a pending injector.
+type recordingDecider struct {
+	calls    int
+	document bool
+	snippet  []byte
+}
+
+func (d *recordingDecider) decide(document bool) []byte {
+	d.calls++
+	d.document = document
+	if !document {
+		return nil
+	}
+	return d.snippet
+}
+
+// TestInjectPending checks that a pending injector writes nothing until it
+// knows whether the stream is a document, and asks once.
+func TestInjectPending(t *testing.T) {
+	long := strings.Repeat("<li>x</li>", maxHold/10+10)
+	tests := []struct {
+		name       string
+		writes     []string
+		flush      bool
+		wantDoc    bool
+		wantOut    string
+		wantBefore string // written before Close
+	}{
+		{"doctype", []string{"<!DOCTYPE html><p>a", "</body>"}, false, true, "<!DOCTYPE html><p>a" + testSnippet + "</body>", "<!DOCTYPE html><p>a" + testSnippet + "</body>"},
+		{"body end without doctype", []string{"<p>a</bo", "dy>x"}, false, true, "<p>a" + testSnippet + "</body>x", "<p>a" + testSnippet + "</body>x"},
+		{"html end", []string{"<p>a</html>"}, false, true, "<p>a" + testSnippet + "</html>", "<p>a"},
+		{"fragment", []string{"<li>a</li>", "<li>b</li>"}, false, false, "<li>a</li><li>b</li>", ""},
+		{"long fragment", []string{long, "<body>"}, false, false, long + "<body>", long + "<body>"},
+		{"flushed fragment", []string{"<li>a</li>"}, true, false, "<li>a</li>", "<li>a</li>"},
+		{"flush before any byte", nil, true, true, testSnippet, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			d := &recordingDecider{snippet: []byte(testSnippet)}
+			j := &injector{}
+			j.resetPending(&out, d)
+			for _, w := range tc.writes {
+				j.Write([]byte(w))
+			}
+			if tc.flush {
+				j.Flush()
+			}
+			if out.String() != tc.wantBefore {
+				t.Errorf("before Close, wrote %.60q, want %.60q", out.String(), tc.wantBefore)
+			}
+			if tc.name == "flush before any byte" {
+				j.Write([]byte("<html><p>x"))
+				tc.wantOut = "<html><p>x" + testSnippet
+			}
+			j.Close()
+			if out.String() != tc.wantOut {
+				t.Errorf("wrote %.80q, want %.80q", out.String(), tc.wantOut)
+			}
+			if d.calls != 1 || d.document != tc.wantDoc {
+				t.Errorf("decide called %d times with document=%v, want once with %v", d.calls, d.document, tc.wantDoc)
+			}
+		})
+	}
+}
+
 type failWriter struct{ n int }
 
 func (f *failWriter) Write(p []byte) (int, error) {
@@ -266,6 +345,9 @@ func FuzzInject(f *testing.F) {
 		}
 		if got := inject(page, a, b); !bytes.Equal(got, exp) {
 			t.Fatalf("Inject(%q) cut at %d,%d = %q, want %q", page, a, b, got, exp)
+		}
+		if got := injectPending(page, a, b); !bytes.Equal(got, exp) {
+			t.Fatalf("pending Inject(%q) cut at %d,%d = %q, want %q", page, a, b, got, exp)
 		}
 		bytewise := make([]int, len(page))
 		for i := range bytewise {

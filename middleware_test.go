@@ -301,6 +301,15 @@ func TestPassThrough(t *testing.T) {
 			w.Header().Set("Content-Type", "text/html")
 			io.WriteString(w, page)
 		}, page},
+		{"html download", "GET", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Header().Set("Content-Disposition", `attachment; filename="page.html"`)
+			io.WriteString(w, page)
+		}, page},
+		{"fragment", "GET", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, "<li>one</li><li>two</li>")
+		}, "<li>one</li><li>two</li>"},
 		{"explicitly no type", "GET", func(w http.ResponseWriter, r *http.Request) {
 			w.Header()["Content-Type"] = nil
 			io.WriteString(w, page)
@@ -829,14 +838,16 @@ func TestFragmentsAreNotPages(t *testing.T) {
 			for i := 0; i+1 < len(tc.header); i += 2 {
 				req.Header.Set(tc.header[i], tc.header[i+1])
 			}
-			got := serve(m.Handler(htmlHandler(tc.body)), req).Body.String()
+			rec := serve(m.Handler(htmlHandler(tc.body, "Cache-Control", "public, max-age=60", "Content-Length", fmt.Sprint(len(tc.body)))), req)
+			got := rec.Body.String()
+			if !tc.wantWidget && (rec.Header().Get("Cache-Control") != "public, max-age=60" || rec.Header().Get("Content-Length") == "") {
+				t.Errorf("headers of an untouched response changed: %v", rec.Header())
+			}
 			if has := strings.Contains(got, "data-chatwidget"); has != tc.wantWidget {
 				t.Errorf("widget inserted = %v, want %v: %q", has, tc.wantWidget, got)
 			}
-			// Only the request tells; a fragment body is known at its end,
-			// after the resolver ran.
-			if len(tc.header) > 0 && tc.header[1] != "document" && calls.Load() != 0 {
-				t.Errorf("resolver called for a request that cannot get the widget")
+			if !tc.wantWidget && calls.Load() != 0 {
+				t.Errorf("resolver called for a response that gets no widget")
 			}
 			if !tc.wantWidget && got != tc.body {
 				t.Errorf("body = %q, want it untouched: %q", got, tc.body)

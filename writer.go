@@ -33,8 +33,11 @@ type responseWriter struct {
 	mode     writerMode
 	disabled bool
 	sniffed  []byte // the first bytes, while no Content-Type says what they are
-	inj      injector
-	snippet  []byte
+	// sniffedType is the type sniffed from the first bytes, set as the
+	// Content-Type of a rewritten page.
+	sniffedType string
+	inj         injector
+	snippet     []byte
 }
 
 func newResponseWriter(w http.ResponseWriter, r *http.Request, m *Middleware) *responseWriter {
@@ -73,7 +76,7 @@ func (cw *responseWriter) Write(p []byte) (int, error) {
 		return cw.inj.Write(p)
 	}
 	if !cw.needsSniff() {
-		cw.decide(nil)
+		cw.choose(nil)
 		return cw.Write(p)
 	}
 	if len(cw.sniffed)+len(p) < sniffLen {
@@ -85,7 +88,7 @@ func (cw *responseWriter) Write(p []byte) (int, error) {
 		head = append(cw.sniffed, p[:sniffLen-len(cw.sniffed)]...)
 	}
 	buffered := len(cw.sniffed)
-	cw.decide(head)
+	cw.choose(head)
 	if err := cw.writeSniffed(buffered); err != nil {
 		return 0, err
 	}
@@ -116,22 +119,42 @@ func (cw *responseWriter) needsSniff() bool {
 	return !haveType && h.Get("Transfer-Encoding") == ""
 }
 
-// decide chooses between passing the body through and injecting, given the
-// first bytes of the body when the type must be sniffed, and sends the
-// headers.
-func (cw *responseWriter) decide(head []byte) {
-	cw.mode = modePass
+// choose chooses between passing the body through and the injector, given
+// the first bytes of the body when the type must be sniffed. For an HTML
+// body, the injector calls decide once it knows whether the body is a
+// document; the headers wait until then.
+func (cw *responseWriter) choose(head []byte) {
 	if cw.injectable(head) {
-		if snippet, private := cw.m.render(cw.r, cw.snippet[:0]); snippet != nil {
-			cw.mode = modeInject
+		cw.mode = modeInject
+		if head != nil {
+			cw.sniffedType = http.DetectContentType(head)
+		}
+		cw.inj.resetPending(cw.w, cw)
+		return
+	}
+	cw.mode = modePass
+	if cw.status != 0 {
+		cw.w.WriteHeader(cw.status)
+	}
+}
+
+// decide is called by the injector when it knows whether the body is a
+// document. For a document it resolves the visitor, renders the snippet and
+// fixes the headers; then it sends the headers. It returns the snippet, or
+// nil when nothing is to be inserted.
+func (cw *responseWriter) decide(document bool) []byte {
+	var snippet []byte
+	if document {
+		var private bool
+		if snippet, private = cw.m.render(cw.r, cw.snippet[:0]); snippet != nil {
 			cw.snippet = snippet
-			cw.inj.reset(cw.w, snippet)
-			cw.fixHeaders(head, private)
+			cw.fixHeaders(private)
 		}
 	}
 	if cw.status != 0 {
 		cw.w.WriteHeader(cw.status)
 	}
+	return snippet
 }
 
 // injectable reports whether the response is an HTML page with a body that
@@ -149,6 +172,9 @@ func (cw *responseWriter) injectable(head []byte) bool {
 	h := cw.w.Header()
 	if ce := h.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
 		return false
+	}
+	if cd := h.Get("Content-Disposition"); cd != "" && !strings.HasPrefix(strings.ToLower(strings.TrimSpace(cd)), "inline") {
+		return false // a download: the saved file must not keep a token
 	}
 	if h.Get("Content-Range") != "" {
 		return false
@@ -182,10 +208,10 @@ func isHTML(ct string) bool {
 // fixHeaders makes the headers true of the rewritten body: its length and
 // strong validator change, ranges no longer apply, and a page with a token
 // must stay out of shared caches.
-func (cw *responseWriter) fixHeaders(head []byte, private bool) {
+func (cw *responseWriter) fixHeaders(private bool) {
 	h := cw.w.Header()
-	if head != nil {
-		h.Set("Content-Type", http.DetectContentType(head))
+	if cw.sniffedType != "" {
+		h.Set("Content-Type", cw.sniffedType)
 	}
 	h.Del("Content-Length")
 	h.Del("Accept-Ranges")
@@ -235,7 +261,7 @@ func (cw *responseWriter) finish() {
 	case modeUndecided:
 		if cw.sniffed != nil {
 			n := len(cw.sniffed)
-			cw.decide(cw.sniffed)
+			cw.choose(cw.sniffed)
 			if cw.writeSniffed(n) != nil {
 				return
 			}
@@ -262,7 +288,7 @@ func (cw *responseWriter) flush() {
 			}
 		} else {
 			n := len(head)
-			cw.decide(head)
+			cw.choose(head)
 			if cw.writeSniffed(n) != nil {
 				return
 			}
@@ -304,7 +330,7 @@ func (cw *responseWriter) readFrom(src io.Reader) (int64, error) {
 		}
 	}
 	if cw.mode == modeUndecided {
-		cw.decide(nil)
+		cw.choose(nil)
 	}
 	var m int64
 	var err error
