@@ -253,3 +253,17 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+func TestPublicJWKS(t *testing.T) {
+	m := newTest(t, fixed(alice), nil)
+	got, err := PublicJWKS(testPublicKey(t), testPublicKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(m.JWKS()) {
+		t.Errorf("PublicJWKS(key, key) = %s, want the middleware's own JWKS %s", got, m.JWKS())
+	}
+	if _, err := PublicJWKS("x"); err == nil || !strings.Contains(err.Error(), "key 1 is a string") {
+		t.Errorf("PublicJWKS(string) = %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -33,19 +34,48 @@ func (m *Middleware) publishedKeys() []publishedKey {
 // verify this middleware's tokens: the signing key first, then those given
 // with [WithPublishedKeys]. Each key has kid, use "sig" and alg.
 func (m *Middleware) JWKS() []byte {
+	b, err := jwksDocument(m.publishedKeys())
+	if err != nil {
+		panic(err) // New checked every key
+	}
+	return b
+}
+
+// PublicJWKS returns the JSON Web Key Set of RSA and P-256 ECDSA public
+// keys, as [Middleware.JWKS] would publish them with the default kid (the
+// [Thumbprint]): alg RS256 for RSA keys, ES256 for ECDSA keys, use "sig". A
+// key given twice is listed once.
+func PublicJWKS(keys ...crypto.PublicKey) ([]byte, error) {
+	var set []publishedKey
+	seen := map[string]bool{}
+	for i, pub := range keys {
+		kid, err := Thumbprint(pub)
+		if err != nil {
+			return nil, fmt.Errorf("chatwidget: key %d is a %s; a JWKS holds RSA or P-256 ECDSA public keys", i+1, keyKind(pub))
+		}
+		if !seen[kid] {
+			seen[kid] = true
+			set = append(set, publishedKey{pub, kid, naturalAlg(pub, RS256)})
+		}
+	}
+	return jwksDocument(set)
+}
+
+// jwksDocument encodes keys as an indented JWKS document.
+func jwksDocument(keys []publishedKey) ([]byte, error) {
 	set := struct {
 		Keys []jwk `json:"keys"`
-	}{}
-	for _, k := range m.publishedKeys() {
-		j, _ := publicJWK(k.pub) // New checked it
+	}{Keys: []jwk{}}
+	for _, k := range keys {
+		j, err := publicJWK(k.pub)
+		if err != nil {
+			return nil, err
+		}
 		j.Kid, j.Use, j.Alg = k.kid, "sig", k.alg
 		set.Keys = append(set.Keys, j)
 	}
 	b, err := json.MarshalIndent(set, "", "  ")
-	if err != nil {
-		panic("chatwidget: a JWKS does not marshal: " + err.Error()) // only strings
-	}
-	return append(b, '\n')
+	return append(b, '\n'), err
 }
 
 // PublicKeysPEM returns the public keys of [Middleware.JWKS] as PEM "PUBLIC

@@ -20,7 +20,7 @@ type Middleware struct {
 	customerData snippetTemplate
 	anonymousTpl snippetTemplate
 	refresh      snippetTemplate // nil unless WithRefresh
-	mobile       *mobileTemplate // nil unless WithMobileURLTemplate
+	mobile       string          // the mobile URL template; "" unless WithMobileURLTemplate
 	widgetID     string
 	anonymous    bool
 	nonce        func(*http.Request) string
@@ -61,8 +61,7 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 	errs = append(errs, err)
 	refresh, err := compileRefresh(c.refresh, c.ttl)
 	errs = append(errs, err)
-	mobile, err := compileMobile(c.mobile)
-	errs = append(errs, err)
+	errs = append(errs, checkMobile(c.mobile, widgetID))
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -72,7 +71,7 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 		customerData: customerData,
 		anonymousTpl: anonymousTpl,
 		refresh:      refresh,
-		mobile:       mobile,
+		mobile:       c.mobile,
 		widgetID:     widgetID,
 		anonymous:    c.anonymousWidget,
 		nonce:        c.nonce,

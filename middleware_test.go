@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -137,13 +138,13 @@ func TestReservedFieldsDropped(t *testing.T) {
 	logs := &logBuffer{}
 	v := &Visitor{Name: "Mallory", Fields: map[string]any{
 		"name": "Admin", "isLoggedIn": false, "email": "x@evil", "exp": 9999999999, "iss": "evil",
-		"aud": "x", "sub": "root", "nbf": 1, "iat": 1, "jti": "j", "Plan": "Free",
+		"aud": "x", "sub": "root", "nbf": 1, "iat": 1, "jti": "j", "Plan": "Free", "Big": json.Number("12345678901234567891"),
 		"Bad": []string{"no"}, "": "empty",
 	}}
 	m := newTest(t, fixed(v), logs)
 	body := serve(m.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil)).Body.String()
 	claims := parseToken(t, tokenIn(t, body))
-	if claims["name"] != "Mallory" || claims["isLoggedIn"] != true || claims["Plan"] != "Free" {
+	if claims["name"] != "Mallory" || claims["isLoggedIn"] != true || claims["Plan"] != "Free" || claims["Big"] != 12345678901234567891.0 {
 		t.Errorf("claims = %v; a custom field won over a reserved claim, or Plan is missing", claims)
 	}
 	for _, k := range []string{"email", "iss", "aud", "sub", "nbf", "jti", "Bad", ""} {

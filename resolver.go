@@ -18,8 +18,8 @@ type Visitor struct {
 	// user ID).
 	Subject string
 	// Fields are extra data shown to the agent, each key a label ("User ID",
-	// "Telephone"). Values must be strings, bools or numbers; others are
-	// logged and dropped. A key that would overwrite name, isLoggedIn,
+	// "Telephone"). Values must be strings, bools or numbers (json.Number
+	// too); others are logged and dropped. A key that would overwrite name, isLoggedIn,
 	// email or a registered JWT claim (iss, sub, aud, exp, nbf, iat, jti) is
 	// logged and dropped.
 	Fields map[string]any

@@ -3,6 +3,7 @@ package chatwidget
 import (
 	"crypto"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
@@ -166,6 +167,9 @@ func validFieldValue(val any) bool {
 	switch v := val.(type) {
 	case string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
 		return true
+	case json.Number:
+		f, err := v.Float64()
+		return err == nil && !math.IsInf(f, 0)
 	case float64:
 		return !math.IsNaN(v) && !math.IsInf(v, 0)
 	case float32:
@@ -218,6 +222,8 @@ func appendKeyValue(dst []byte, val any) []byte {
 		return strconv.AppendFloat(append(dst, 'n'), v, 'g', -1, 64)
 	case float32:
 		return strconv.AppendFloat(append(dst, 'n'), float64(v), 'g', -1, 32)
+	case json.Number:
+		return append(append(dst, 'n'), v...)
 	default:
 		return fmt.Appendf(append(dst, 'n'), "%d;", v)
 	}

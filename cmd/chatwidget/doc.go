@@ -1,0 +1,30 @@
+// Command chatwidget makes and checks the keys and tokens of the chatwidget
+// middleware from the command line: for a site that is not written in Go,
+// for a shell script, or to see what the vendor will receive.
+//
+// Install it with
+//
+//	go install github.com/chatwidget/chatwidget/cmd/chatwidget@latest
+//
+// Usage:
+//
+//	chatwidget keygen [-bits 2048] [-dir .] [-force]
+//	chatwidget sign -key private.pem [-ttl 10m] [-widget ID] [claims.json | -]
+//	chatwidget verify -pub public.pem [-leeway 30s] [token | -]
+//	chatwidget snippet -widget ID -key private.pem [-embed file] [-customer-data file] [claims.json | -]
+//	chatwidget mobile-url -widget ID -key private.pem -template URL [claims.json | -]
+//	chatwidget jwks public.pem...
+//
+// A claims file is a JSON object: "name" (required), "email" and "sub" are
+// strings; every other key is a custom field shown to the agent, with a
+// string, number or bool value.
+//
+//	{"name": "Ada Lovelace", "email": "ada@example.com", "sub": "42", "Plan": "pro"}
+//
+// Run "chatwidget <command> -h" for the flags of a command.
+//
+// Exit status: 0 on success; 1 on a failure (a bad key, a bad token, an
+// unreadable file); 2 on a usage error (an unknown command or flag, a wrong
+// number of arguments). Errors and warnings go to standard error; results,
+// and only results, to standard output.
+package main
