@@ -97,17 +97,21 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 // into an error: a resolver that fails or panics, or a token that cannot be
 // signed, gives the anonymous widget and a log record.
 func (m *Middleware) Handler(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodHead || !loadedAsDocument(r) || (m.skip != nil && m.skip(r)) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		cw := newResponseWriter(w, r, m)
-		next.ServeHTTP(cw.wrap(), r)
-		// Not deferred: after a panic the response is abandoned (net/http
-		// resets the connection), and writing the widget would hide that.
-		cw.finish()
-	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { m.serve(w, r, next) })
+}
+
+// serve serves r with next, through the widget's response writer when r
+// may get the widget.
+func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	if r.Method == http.MethodHead || !loadedAsDocument(r) || (m.skip != nil && m.skip(r)) {
+		next.ServeHTTP(w, r)
+		return
+	}
+	cw := newResponseWriter(w, r, m)
+	next.ServeHTTP(cw.wrap(), r)
+	// Not deferred: after a panic the response is abandoned (net/http
+	// resets the connection), and writing the widget would hide that.
+	cw.finish()
 }
 
 // Snippet returns the widget's HTML for the visitor of r, to place in a
