@@ -47,10 +47,12 @@ func ExampleNew() {
 	body := rec.Body.String()
 	token := body[strings.Index(body, `identify("`)+10 : strings.LastIndex(body, `")`)]
 	fmt.Println(strings.Replace(body, token, "<token>", 1))
-	fmt.Println(rec.Header().Get("Cache-Control"), rec.Header().Get("Vary"))
+	fmt.Println(rec.Header().Get("Cache-Control"))
+	fmt.Println(strings.Join(rec.Header().Values("Vary"), ", "))
 	// Output:
-	// <html><body><h1>Shop</h1><script data-chatwidget async src="https://chat.example/my-widget.js"></script><script>Chat.identify("<token>")</script></body></html>
-	// private Cookie
+	// <html><body><h1>Shop</h1><script data-chatwidget="" async src="https://chat.example/my-widget.js"></script><script>Chat.identify("<token>")</script></body></html>
+	// private
+	// Sec-Fetch-Dest, Hx-Request, Turbo-Frame, Cookie
 }
 
 // This example reads the visitor from a gorilla/sessions session that the
@@ -107,7 +109,7 @@ func ExampleWithNonce() {
 	rec := httptest.NewRecorder()
 	csp(mw.Handler(page)).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	fmt.Println(rec.Body)
-	// Output: <body><script data-chatwidget nonce="c2VjcmV0LW5vbmNl" src="https://chat.example/my-widget.js"></script></body>
+	// Output: <body><script data-chatwidget="" nonce="c2VjcmV0LW5vbmNl" src="https://chat.example/my-widget.js"></script></body>
 }
 
 // This example places the widget in a template by hand; the middleware sees
@@ -127,7 +129,7 @@ func ExampleMiddleware_Snippet() {
 	rec := httptest.NewRecorder()
 	mw.Handler(page).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	fmt.Println(rec.Body)
-	// Output: <body><main>…</main><script data-chatwidget src="https://chat.example/my-widget.js"></script></body>
+	// Output: <body><main>…</main><script data-chatwidget="" src="https://chat.example/my-widget.js"></script></body>
 }
 
 // This example turns the widget off for one response from the handler.

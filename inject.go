@@ -110,6 +110,7 @@ type scanner struct {
 	name     [nameCap]byte
 	marker   bool // the start tag carries markerAttr
 	doc      bool // a doctype, <html> or <body> start tag was read: the stream is a document
+	cand     bool // the end tag being read may be </body> or </html>
 }
 
 // A decider learns, once the injector knows, whether the stream is a
@@ -131,6 +132,7 @@ type injector struct {
 	w       io.Writer
 	snippet []byte
 	pending decider // non-nil until the kind of stream is known
+	noEnd   bool    // never insert at the end (XHTML: after the root element is not well-formed)
 	sc      scanner
 
 	off      int64 // stream offset of the next byte Write will see
@@ -191,16 +193,17 @@ func (j *injector) Write(p []byte) (int, error) {
 		if ev == evNone {
 			continue
 		}
-		if j.pending != nil && ev >= evBodyEnd {
-			j.commit(true)
-			if j.done {
+		pos := base + int64(i)
+		if j.pending != nil && ev >= evDoc {
+			if j.commit(pos <= maxHold); j.done {
 				break
 			}
 		}
-		j.handle(ev, p, base, base+int64(i))
-	}
-	if j.pending != nil && j.sc.doc {
-		j.commit(true)
+		if at := j.overdue(pos); at >= 0 && ev >= evBodyEnd {
+			j.insertAt(p[:pos-base], pos, at) // the maxHold limits, as settle applies them
+			break
+		}
+		j.handle(ev, p, base, pos)
 	}
 	if j.done {
 		j.emit(p, base, j.off)
@@ -222,25 +225,37 @@ func (j *injector) passthrough(p []byte) (int, error) {
 }
 
 // settle ends a Write that has not decided: it writes everything before the
-// held-back point and keeps the rest, committing to an insertion if the rest
-// outgrows maxHold.
+// held-back point and keeps the rest, unless the maxHold limits decide: no
+// sign of a document in the first maxHold bytes makes a fragment, and more
+// than maxHold bytes after </html> or after the start of a </body> end tag
+// insert there. The limits depend on offsets, not on write boundaries.
 func (j *injector) settle(p []byte, base int64) {
+	if j.pending != nil && j.off > maxHold {
+		j.commit(false) // no sign of a document: a fragment
+		j.emit(p, base, j.off)
+		return
+	}
+	if at := j.overdue(j.off); at >= 0 {
+		j.insertAt(p, j.off, at)
+		return
+	}
 	j.emit(p, base, j.pinned())
 	if from := max(j.written, base); from < j.off {
 		j.hold = append(j.hold, p[from-base:]...)
 	}
-	if len(j.hold) > maxHold && j.pending != nil {
-		j.commit(false) // no sign of a document: a fragment
-		j.emit(nil, j.off, j.off)
-		return
+}
+
+// overdue returns where to insert if the stream has reached pos without
+// settling a held-back point within maxHold bytes, or -1.
+func (j *injector) overdue(pos int64) int64 {
+	at := int64(-1)
+	if j.htmlAt >= 0 && pos > j.htmlAt+maxHold {
+		at = j.htmlAt
 	}
-	if len(j.hold) > maxHold {
-		at := j.htmlAt
-		if at < 0 || (j.tagStart >= 0 && j.tagStart < at) {
-			at = j.tagStart
-		}
-		j.insertAt(nil, j.off, at)
+	if j.tagStart >= 0 && pos > j.tagStart+maxHold && (at < 0 || j.tagStart < at) {
+		at = j.tagStart
 	}
+	return at
 }
 
 // pinned is the offset before which everything may be written.
@@ -323,13 +338,18 @@ func (j *injector) handle(ev event, p []byte, base, pos int64) {
 // Flush writes everything except a cut </body> or </html> end tag. If a
 // </html> end tag was seen, Flush commits to inserting before it, so that what
 // follows reaches the client now. A stream whose kind is not known yet is
-// taken for a document if nothing was written, else for a fragment.
+// taken for a document if nothing was written (so that the headers go out);
+// otherwise it stays held until a sign of a document, maxHold bytes or the
+// end.
 func (j *injector) Flush() error {
 	if j.err != nil {
 		return j.err
 	}
 	if j.pending != nil {
-		j.commit(j.off == 0)
+		if j.off > 0 {
+			return nil
+		}
+		j.commit(true)
 	}
 	if j.done {
 		j.emit(nil, j.off, j.off)
@@ -361,7 +381,7 @@ func (j *injector) Close() error {
 	switch {
 	case j.htmlAt >= 0:
 		j.insertAt(nil, j.off, j.htmlAt)
-	case j.sc.doc:
+	case j.sc.doc && !j.noEnd:
 		j.insertAt(nil, j.off, j.off)
 	default:
 		j.emit(nil, j.off, j.off)
@@ -377,7 +397,8 @@ const (
 	evNone         event = iota
 	evCandidate          // "</b" or "</h": a </body> or </html> end tag may begin at sc.lt
 	evNotCandidate       // the tag of the last evCandidate is neither
-	evBodyEnd            // a </body> end tag just closed; this and the next are signs of a document
+	evDoc                // the first doctype, <html> or <body> start tag just ended; this and the next are signs of a document
+	evBodyEnd            // a </body> end tag just closed
 	evHTMLEnd            // a </html> end tag just closed
 	evMarker             // a start tag carrying markerAttr just closed
 )
@@ -454,7 +475,7 @@ func (s *scanner) scan(p []byte, i int, base int64) (int, event) {
 				i++
 			case isLetter(c):
 				s.startTag(true, c) // reconsume the letter as the name
-				if s.n == 0 {
+				if s.cand {
 					return i, evCandidate
 				}
 			default:
@@ -474,8 +495,9 @@ func (s *scanner) scan(p []byte, i int, base int64) (int, event) {
 			}
 		case sDoctype:
 			// A doctype and a bogus comment both end at the first ">".
-			if i = s.matchName(p, i, "doctype", sBogus, sBogus); s.idx == len("doctype") {
+			if i = s.matchName(p, i, "doctype", sBogus, sBogus); s.idx == len("doctype") && !s.doc {
 				s.doc = true
+				return i, evDoc
 			}
 		case sMarkup1:
 			if p[i] == '-' {
@@ -564,6 +586,10 @@ func (s *scanner) tag(p []byte, i int) (int, event) {
 		}
 		if s.n <= nameCap {
 			s.appendName(p[i:j])
+		}
+		if s.cand && s.n > len("body") { // too long for body or html
+			s.cand, s.n, s.state = false, nameCap+1, sTagName
+			return j, evNotCandidate
 		}
 		if j == n {
 			s.state = sTagName
@@ -686,11 +712,11 @@ unquoted:
 // startTag begins a tag whose name starts with c, the next byte. Its name
 // is kept only if c can begin a name the scanner looks for.
 func (s *scanner) startTag(end bool, c byte) {
-	s.state, s.endTag, s.kind, s.marker = sTagName, end, tagOther, false
+	s.state, s.endTag, s.kind, s.marker, s.cand = sTagName, end, tagOther, false, false
 	s.n = nameCap + 1
 	switch c | 0x20 {
 	case 'b', 'h':
-		s.n = 0
+		s.n, s.cand = 0, end
 	case 'i', 'n', 'p', 's', 't', 'x':
 		if !end {
 			s.n = 0
@@ -726,21 +752,27 @@ func (s *scanner) nameIs(want string) bool {
 // that began as a candidate, it reports evNotCandidate unless the name is
 // body or html.
 func (s *scanner) nameDone() event {
+	if s.endTag {
+		if s.cand && s.n == len("body") {
+			switch string(s.name[:4]) {
+			case "body":
+				s.kind = tagBody
+				return evNone
+			case "html":
+				s.kind = tagHTML
+				return evNone
+			}
+		}
+		if s.cand {
+			s.cand = false
+			return evNotCandidate
+		}
+		return evNone
+	}
 	if s.n > nameCap {
-		return evNone // a name that does not matter, not a candidate
+		return evNone // a name that does not matter
 	}
 	name := s.name[:s.n]
-	if s.endTag {
-		switch string(name) {
-		case "body":
-			s.kind = tagBody
-			return evNone
-		case "html":
-			s.kind = tagHTML
-			return evNone
-		}
-		return evNotCandidate
-	}
 	switch string(name) {
 	case "html":
 		s.kind = tagHTML
@@ -784,7 +816,10 @@ func (s *scanner) tagDone() event {
 	}
 	switch s.kind {
 	case tagHTML, tagBody:
-		s.doc = true
+		if !s.doc {
+			s.doc = true
+			return evDoc
+		}
 	case tagScript:
 		s.state = sScript
 		if s.marker {

@@ -259,7 +259,9 @@ func TestInjectPending(t *testing.T) {
 		{"html end", []string{"<p>a</html>"}, false, true, "<p>a" + testSnippet + "</html>", "<p>a"},
 		{"fragment", []string{"<li>a</li>", "<li>b</li>"}, false, false, "<li>a</li><li>b</li>", ""},
 		{"long fragment", []string{long, "<body>"}, false, false, long + "<body>", long + "<body>"},
-		{"flushed fragment", []string{"<li>a</li>"}, true, false, "<li>a</li>", "<li>a</li>"},
+		{"flushed fragment is held", []string{"<li>a</li>"}, true, false, "<li>a</li>", ""},
+		{"flushed comment, then a doctype", []string{"<!-- x -->", "<!DOCTYPE html><p>"}, true, true, "<!-- x --><!DOCTYPE html><p>" + testSnippet, "<!-- x --><!DOCTYPE html><p>"},
+		{"document sign past maxHold", []string{long + "<html>"}, false, false, long + "<html>", long + "<html>"},
 		{"flush before any byte", nil, true, true, testSnippet, ""},
 	}
 	for _, tc := range tests {
@@ -315,12 +317,16 @@ func TestInjectWriteError(t *testing.T) {
 	}
 }
 
-// FuzzInject holds the scanner to the tokenizer: for any page and any two
-// cuts, removing the one inserted snippet gives back the page, and the
-// snippet stands where the tokenizer says.
+// FuzzInject holds the scanner to the tokenizer: for any page, cut into
+// three writes with a Flush after any of them, in both modes (snippet known
+// at once, or decided once the page is known to be a document), the output
+// is the page with the snippet where the tokenizer says (or untouched), and
+// what reached the writer after each Flush is a prefix of it. Byte by byte
+// too. Pages longer than maxHold meet the documented limits instead, which
+// TestMaxHoldLimitsIgnoreWriteBoundaries and TestInjectHoldBounded cover.
 func FuzzInject(f *testing.F) {
 	for _, tc := range injectCases {
-		f.Add([]byte(tc.page), uint16(len(tc.page)/2), uint16(len(tc.page)/3))
+		f.Add([]byte(tc.page), uint16(len(tc.page)/2), uint16(len(tc.page)/3), uint8(0))
 	}
 	for _, s := range []string{
 		"<!--></body>", "<!---></body>", "<!----!></body>", "<!--!--></body>--!></body>",
@@ -330,24 +336,44 @@ func FuzzInject(f *testing.F) {
 		"<a b=c\"></body>'>x</body>", "</ body></body>", "</></body>", "<!></body>",
 		"<!DOCTYPE html><html><body></body></html>", "<noscript></body></noscript></body>",
 		"<xmp></body ></xmp></body>", "<title></title </body>", "<script/></body></script></body>",
+		"<html>x</html> </body>", "<html>x</html><p></body></body>",
 		"<!doctypehtml><p>", "<!-DOCTYPE><p>", "<!DOCTYPE", "<htmlx><p>", "<bodY/><p>", "<ht",
 	} {
-		f.Add([]byte(s), uint16(3), uint16(7))
+		f.Add([]byte(s), uint16(3), uint16(7), uint8(7))
 	}
-	f.Fuzz(func(t *testing.T, page []byte, cut1, cut2 uint16) {
+	f.Fuzz(func(t *testing.T, page []byte, cut1, cut2 uint16, flushes uint8) {
 		if len(page) > maxHold {
-			return // the documented maxHold limits apply past this size
+			return
 		}
 		exp := want(page, testSnippet)
 		a, b := int(cut1)%(len(page)+1), int(cut2)%(len(page)+1)
 		if a > b {
 			a, b = b, a
 		}
-		if got := inject(page, a, b); !bytes.Equal(got, exp) {
-			t.Fatalf("Inject(%q) cut at %d,%d = %q, want %q", page, a, b, got, exp)
-		}
-		if got := injectPending(page, a, b); !bytes.Equal(got, exp) {
-			t.Fatalf("pending Inject(%q) cut at %d,%d = %q, want %q", page, a, b, got, exp)
+		for _, pending := range []bool{false, true} {
+			exp := exp
+			var out bytes.Buffer
+			j := newInjector(&out, []byte(testSnippet))
+			if pending {
+				j.resetPending(&out, &recordingDecider{snippet: []byte(testSnippet)})
+			}
+			for k, piece := range [][]byte{page[:a], page[a:b], page[b:]} {
+				j.Write(piece)
+				if flushes&(1<<k) != 0 {
+					if j.htmlAt >= 0 && !j.done {
+						// Documented: a flush after </html> inserts there.
+						exp = []byte(string(page[:j.htmlAt]) + testSnippet + string(page[j.htmlAt:]))
+					}
+					j.Flush()
+					if !bytes.HasPrefix(exp, out.Bytes()) {
+						t.Fatalf("pending=%v: after a flush at %d, wrote %q, not a prefix of %q", pending, len(page[:a])+len(piece), out.Bytes(), exp)
+					}
+				}
+			}
+			j.Close()
+			if !bytes.Equal(out.Bytes(), exp) {
+				t.Fatalf("pending=%v: Inject(%q) cut at %d,%d flushes %03b = %q, want %q", pending, page, a, b, flushes, out.Bytes(), exp)
+			}
 		}
 		bytewise := make([]int, len(page))
 		for i := range bytewise {
@@ -355,6 +381,9 @@ func FuzzInject(f *testing.F) {
 		}
 		if got := inject(page, bytewise...); !bytes.Equal(got, exp) {
 			t.Fatalf("Inject(%q) byte by byte = %q, want %q", page, got, exp)
+		}
+		if got := injectPending(page, bytewise...); !bytes.Equal(got, exp) {
+			t.Fatalf("pending Inject(%q) byte by byte = %q, want %q", page, got, exp)
 		}
 	})
 }

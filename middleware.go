@@ -167,11 +167,12 @@ func (m *Middleware) visitorToken(r *http.Request) signed {
 }
 
 // render resolves the visitor of r and appends the widget's HTML to dst. It
-// reports whether that HTML carries a token; a nil result means no widget.
-func (m *Middleware) render(r *http.Request, dst []byte) ([]byte, bool) {
+// returns the token that HTML carries (zero: none); a nil result means no
+// widget.
+func (m *Middleware) render(r *http.Request, dst []byte) ([]byte, signed) {
 	t := m.visitorToken(r)
 	if t.token == "" && !m.anonymous {
-		return nil, false
+		return nil, t
 	}
 	nonce := ""
 	if m.nonce != nil {
@@ -180,7 +181,7 @@ func (m *Middleware) render(r *http.Request, dst []byte) ([]byte, bool) {
 			nonce = ""
 		}
 	}
-	return m.appendSnippet(dst, t, nonce), t.token != ""
+	return m.appendSnippet(dst, t, nonce), t
 }
 
 // appendSnippet appends the widget's HTML for token t (zero: anonymous).

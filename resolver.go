@@ -61,13 +61,18 @@ type SessionKeys struct {
 // SessionResolver returns a [Resolver] that reads the visitor from the
 // session called name in store, using keys to map the session's values to
 // the claims. A visitor with no session, or whose session has no name, is
-// anonymous. A session that cannot be decoded (a tampered or stale cookie)
-// is an error, and the page is served as anonymous.
+// anonymous, and so is one whose session the handler has just deleted
+// (Options.MaxAge < 0, gorilla's way to log out), so that a logout page does
+// not carry the old identity. A session that cannot be decoded (a tampered
+// or stale cookie) is an error, and the page is served as anonymous.
 func SessionResolver(store sessions.Store, name string, keys SessionKeys) Resolver {
 	return ResolverFunc(func(r *http.Request) (*Visitor, error) {
 		s, err := store.Get(r, name)
 		if err != nil {
 			return nil, fmt.Errorf("session %q: %w", name, err)
+		}
+		if s.Options != nil && s.Options.MaxAge < 0 {
+			return nil, nil // deleted by this request: logged out
 		}
 		return keys.visitor(s.Values)
 	})

@@ -3,6 +3,7 @@ package chatwidget
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -12,7 +13,7 @@ import (
 // DefaultEmbedTemplate is the embed code used when [WithEmbedTemplate] is not
 // given: the usual shape of a vendor's code, an async script loaded by widget
 // ID. Replace it with the code from your vendor's settings.
-const DefaultEmbedTemplate = `<script async src="https://widget.chatwidget.dev/v1/WIDGET_ID.js"></script>`
+const DefaultEmbedTemplate = `<script async="" src="https://widget.chatwidget.dev/v1/WIDGET_ID.js"></script>`
 
 // DefaultCustomerDataTemplate is the customer-data code used when
 // [WithCustomerDataTemplate] is not given: a function the widget calls to get
@@ -64,6 +65,9 @@ func compileTemplates(embed, customerData, anonymous, widgetID string) (e, cd, a
 	if cd, err = compileTemplate(customerData, false); err != nil {
 		return nil, nil, nil, fmt.Errorf("chatwidget: customer-data template: %w", err)
 	}
+	if !slices.ContainsFunc(cd, func(p part) bool { return p.slot == slotToken }) {
+		return nil, nil, nil, errors.New("chatwidget: customer-data template has no JWT_TOKEN placeholder, so logged-in visitors would reach the widget without their identity; paste the vendor's customer-data code, which has one")
+	}
 	if strings.Contains(anonymous, tokenPlaceholder) {
 		return nil, nil, nil, errors.New("chatwidget: anonymous template holds JWT_TOKEN, but anonymous visitors have no token; leave it out")
 	}
@@ -88,7 +92,7 @@ func compileTemplate(src string, marker bool) (snippetTemplate, error) {
 			at := off + len("<script")
 			t = appendLiteral(t, src[lit:at])
 			if marker && scripts == 0 {
-				t = appendLiteral(t, " "+markerAttr)
+				t = appendLiteral(t, " "+markerAttr+`=""`)
 			}
 			t = append(t, part{slot: slotNonce})
 			lit = at

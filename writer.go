@@ -6,6 +6,8 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -130,6 +132,7 @@ func (cw *responseWriter) choose(head []byte) {
 			cw.sniffedType = http.DetectContentType(head)
 		}
 		cw.inj.resetPending(cw.w, cw)
+		cw.inj.noEnd = isXHTML(cw.w.Header().Get("Content-Type"))
 		return
 	}
 	cw.mode = modePass
@@ -145,10 +148,10 @@ func (cw *responseWriter) choose(head []byte) {
 func (cw *responseWriter) decide(document bool) []byte {
 	var snippet []byte
 	if document {
-		var private bool
-		if snippet, private = cw.m.render(cw.r, cw.snippet[:0]); snippet != nil {
+		var t signed
+		if snippet, t = cw.m.render(cw.r, cw.snippet[:0]); snippet != nil {
 			cw.snippet = snippet
-			cw.fixHeaders(private)
+			cw.fixHeaders(t)
 		}
 	}
 	if cw.status != 0 {
@@ -186,6 +189,13 @@ func (cw *responseWriter) injectable(head []byte) bool {
 	return isHTML(ct)
 }
 
+// isXHTML reports whether a Content-Type is XHTML, where the widget may go
+// before </body> or </html> but not after the root element.
+func isXHTML(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.EqualFold(strings.TrimSpace(mt), "application/xhtml+xml")
+}
+
 // isHTML reports whether a Content-Type is an HTML document.
 func isHTML(ct string) bool {
 	if ct == "" {
@@ -206,9 +216,10 @@ func isHTML(ct string) bool {
 }
 
 // fixHeaders makes the headers true of the rewritten body: its length and
-// strong validator change, ranges no longer apply, and a page with a token
-// must stay out of shared caches.
-func (cw *responseWriter) fixHeaders(private bool) {
+// strong validator change, ranges no longer apply, the body depends on the
+// fetch metadata, and a page with token t must stay out of shared caches and
+// not be reused by the browser past the token's exp.
+func (cw *responseWriter) fixHeaders(t signed) {
 	h := cw.w.Header()
 	if cw.sniffedType != "" {
 		h.Set("Content-Type", cw.sniffedType)
@@ -218,41 +229,67 @@ func (cw *responseWriter) fixHeaders(private bool) {
 	if et := h.Get("Etag"); et != "" && !strings.HasPrefix(et, "W/") {
 		h.Del("Etag")
 	}
-	if private {
-		makePrivate(h)
+	addVary(h, "Sec-Fetch-Dest", "Hx-Request", "Turbo-Frame") // see loadedAsDocument
+	if t.token != "" {
+		makePrivate(h, t.exp-cw.m.signer.now().Unix())
 	}
 }
 
-// makePrivate keeps a response out of shared caches: Cache-Control gets
-// private, loses public and s-maxage, and Vary gets Cookie.
-func makePrivate(h http.Header) {
-	var kept []string
-	hasPrivate := false
+// makePrivate keeps a response that carries a token, valid for maxAge more
+// seconds, out of shared caches and out of the browser's cache past its exp:
+// Cache-Control gets a plain private, loses public, s-maxage and a qualified
+// private="…", and keeps a max-age only up to maxAge; CDN-targeted cache
+// headers (RFC 9213), which CDNs obey over Cache-Control, and the validators
+// and Expires go; Vary gets Cookie.
+func makePrivate(h http.Header, maxAge int64) {
+	kept := []string{"private"}
 	for _, v := range h.Values("Cache-Control") {
 		for d := range strings.SplitSeq(v, ",") {
 			d = strings.TrimSpace(d)
-			name, _, _ := strings.Cut(d, "=")
+			name, val, hasVal := strings.Cut(d, "=")
 			switch strings.ToLower(strings.TrimSpace(name)) {
-			case "", "public", "s-maxage":
+			case "", "public", "s-maxage", "private", "proxy-revalidate":
 				continue
-			case "private":
-				hasPrivate = true
+			case "max-age":
+				if n, err := strconv.ParseInt(strings.Trim(val, `" `), 10, 64); !hasVal || err != nil || n > maxAge {
+					d = "max-age=" + strconv.FormatInt(max(maxAge, 0), 10)
+				}
 			}
 			kept = append(kept, d)
 		}
 	}
-	if !hasPrivate {
-		kept = append([]string{"private"}, kept...)
-	}
 	h.Set("Cache-Control", strings.Join(kept, ", "))
-	for _, v := range h.Values("Vary") {
-		for f := range strings.SplitSeq(v, ",") {
-			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Cookie") {
-				return
-			}
+	for k := range h {
+		if k == "Surrogate-Control" || strings.HasSuffix(k, "Cdn-Cache-Control") {
+			delete(h, k)
 		}
 	}
-	h.Add("Vary", "Cookie")
+	h.Del("Etag")
+	h.Del("Last-Modified")
+	h.Del("Expires")
+	addVary(h, "Cookie")
+}
+
+// addVary adds fields to the Vary header, unless they, or "*", are there.
+func addVary(h http.Header, fields ...string) {
+	var have []string
+	for _, v := range h.Values("Vary") {
+		for f := range strings.SplitSeq(v, ",") {
+			if f = strings.TrimSpace(f); f == "*" {
+				return
+			}
+			have = append(have, f)
+		}
+	}
+	var add []string
+	for _, f := range fields {
+		if !slices.ContainsFunc(have, func(g string) bool { return strings.EqualFold(f, g) }) {
+			add = append(add, f)
+		}
+	}
+	if len(add) > 0 {
+		h.Add("Vary", strings.Join(add, ", "))
+	}
 }
 
 // finish ends the response after the handler returns.
@@ -297,12 +334,12 @@ func (cw *responseWriter) flush() {
 	if cw.mode == modeInject && cw.inj.Flush() != nil {
 		return
 	}
-	cw.w.(http.Flusher).Flush()
+	http.NewResponseController(cw.w).Flush() // through any Unwrap of the inner writer
 }
 
 // hijack hands the connection over; nothing more is written through cw.
 func (cw *responseWriter) hijack() (net.Conn, *bufio.ReadWriter, error) {
-	c, rw, err := cw.w.(http.Hijacker).Hijack()
+	c, rw, err := http.NewResponseController(cw.w).Hijack()
 	if err == nil {
 		cw.mode, cw.sniffed = modePass, nil
 	}
@@ -342,6 +379,26 @@ func (cw *responseWriter) readFrom(src io.Reader) (int64, error) {
 	return n + m, err
 }
 
+// capabilities reports whether w, or a writer down its Unwrap chain, can
+// flush and hijack.
+func capabilities(w http.ResponseWriter) (flush, hijack bool) {
+	for w != nil && !(flush && hijack) {
+		switch w.(type) {
+		case http.Flusher, interface{ FlushError() error }:
+			flush = true
+		}
+		if _, ok := w.(http.Hijacker); ok {
+			hijack = true
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			break
+		}
+		w = u.Unwrap()
+	}
+	return flush, hijack
+}
+
 // writerOnly hides ReadFrom so that io.Copy uses Write.
 type writerOnly struct{ io.Writer }
 
@@ -378,10 +435,11 @@ type readerFrom struct{ cw *responseWriter }
 // ReadFrom copies from src, with sendfile when the body passes through.
 func (r readerFrom) ReadFrom(src io.Reader) (int64, error) { return r.cw.readFrom(src) }
 
-// wrap returns cw with exactly the optional interfaces of the inner writer.
+// wrap returns cw with exactly the optional interfaces of the inner writer:
+// Flusher and Hijacker if it or a writer it unwraps to has them (as
+// http.ResponseController would find them), ReaderFrom if it has it.
 func (cw *responseWriter) wrap() http.ResponseWriter {
-	_, f := cw.w.(http.Flusher)
-	_, h := cw.w.(http.Hijacker)
+	f, h := capabilities(cw.w)
 	_, r := cw.w.(io.ReaderFrom)
 	switch {
 	case f && h && r:
