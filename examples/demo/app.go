@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"embed"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 
 	"github.com/chatwidget/chatwidget"
+	"github.com/chatwidget/chatwidget/examples/widgetsim"
 	"github.com/gorilla/sessions"
 )
 
@@ -19,6 +21,10 @@ type appConfig struct {
 	Key        chatwidget.Key // signs the tokens; chatwidget.New checks it
 	SessionKey []byte         // signs the session cookie; empty: 32 random bytes
 	Logger     *slog.Logger   // nil: slog.Default()
+	// StreamWait waits between the parts of /stream and between the events
+	// of /events, and returns an error when the request is cancelled; nil:
+	// one second. Tests pass a gate they open themselves.
+	StreamWait func(ctx context.Context) error
 }
 
 // A site is the demo site newApp builds.
@@ -27,12 +33,11 @@ type site struct {
 	PublicKey []byte       // the PEM "PUBLIC KEY" block that verifies the tokens
 }
 
+// simPrefix is where the demo mounts the stand-in vendor.
+const simPrefix = widgetsim.DefaultPrefix
+
 // minSessionKey is the shortest CHATWIDGET_SESSION_KEY accepted.
 const minSessionKey = 32
-
-// embedTemplate is the embed code of the demo's stand-in widget, in the place
-// of the code a vendor would give.
-const embedTemplate = `<script src="/widget/WIDGET_ID.js" defer></script>`
 
 // app holds the demo's state; its methods are the handlers.
 type app struct {
@@ -43,9 +48,14 @@ type app struct {
 }
 
 // newApp returns the demo site: its pages wrapped by the chatwidget
-// middleware, which inserts the stand-in widget and, for a logged-in
-// visitor, the signed token; and the public key to paste into the vendor's
-// settings.
+// middleware, which inserts the widget of the stand-in vendor
+// ([widgetsim.Sim], mounted at simPrefix) and, for a logged-in visitor, the
+// signed token, every script with the nonce of the strict CSP every response
+// carries; and the public key to paste into the vendor's settings.
+//
+// The Sim's templates depend on its prefix only, so they come first, then
+// the middleware, then the Sim, from the public key the middleware says to
+// paste.
 func newApp(cfg appConfig) (site, error) {
 	logger := cfg.Logger
 	if logger == nil {
@@ -61,8 +71,15 @@ func newApp(cfg appConfig) (site, error) {
 	}
 	mw, err := chatwidget.New(cfg.WidgetID, cfg.Key,
 		chatwidget.SessionResolver(store, sessionName, sessionKeys()),
-		chatwidget.WithEmbedTemplate(embedTemplate),
+		chatwidget.WithEmbedTemplate(widgetsim.EmbedTemplate(simPrefix)),
+		chatwidget.WithCustomerDataTemplate(widgetsim.CustomerDataTemplate()),
+		chatwidget.WithAnonymousTemplate(widgetsim.AnonymousTemplate()),
+		chatwidget.WithNonce(cspNonce),
 		chatwidget.WithLogger(logger))
+	if err != nil {
+		return site{}, err
+	}
+	sim, err := widgetsim.New(mw.PublicKeyPEM(), widgetsim.WithPrefix(simPrefix))
 	if err != nil {
 		return site{}, err
 	}
@@ -70,12 +87,22 @@ func newApp(cfg appConfig) (site, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.page("home", "Home"))
 	mux.HandleFunc("GET /about", a.page("about", "About"))
+	mux.HandleFunc("GET /csp", a.page("csp", "Strict CSP"))
+	// What the middleware leaves alone, and a streamed page it does not hold back.
+	la, err := newLeftAlone(cfg.StreamWait, logger)
+	if err != nil {
+		return site{}, err
+	}
+	la.register(mux)
 	mux.HandleFunc("POST /login", a.login)
 	mux.HandleFunc("POST /logout", a.logout)
 	mux.HandleFunc("GET /api/me", a.me)
-	mux.HandleFunc("GET /widget/{file}", serveWidget)
-	// Cross-origin form posts (login CSRF) are refused.
-	h := http.NewCrossOriginProtection().Handler(mw.Handler(mux))
+	// The stand-in vendor: its widget script and JSON pass through the
+	// middleware untouched.
+	mux.Handle(simPrefix, sim.Handler())
+	// The CSP goes outside the middleware, which reads its nonce; cross-origin
+	// form posts (login CSRF) are refused.
+	h := http.NewCrossOriginProtection().Handler(withCSP(mw.Handler(mux)))
 	return site{Handler: h, PublicKey: mw.PublicKeyPEM()}, nil
 }
 
@@ -106,7 +133,7 @@ var templateFS embed.FS
 // parsePages parses each page together with the layout it fills.
 func parsePages() (map[string]*template.Template, error) {
 	pages := make(map[string]*template.Template)
-	for _, name := range []string{"home", "about"} {
+	for _, name := range []string{"home", "about", "csp"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -121,6 +148,8 @@ type pageData struct {
 	Title string
 	User  *user  // nil: anonymous
 	Users []user // the login form's choices
+	Nonce string // the CSP nonce the page's own scripts carry
+	CSP   string // the Content-Security-Policy of the response
 }
 
 // currentUser returns the logged-in user of r, or nil. A session cookie that
@@ -153,7 +182,13 @@ func (a *app) user(login string) *user {
 // page returns the handler of the page called name, titled title.
 func (a *app) page(name, title string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		data := pageData{Title: title, User: a.currentUser(w, r), Users: a.users}
+		data := pageData{
+			Title: title,
+			User:  a.currentUser(w, r),
+			Users: a.users,
+			Nonce: cspNonce(r),
+			CSP:   w.Header().Get(cspHeader),
+		}
 		var buf bytes.Buffer
 		if err := a.pages[name].ExecuteTemplate(&buf, "layout", data); err != nil {
 			a.logger.Error("demo: render page", "page", name, "error", err)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"log/slog"
@@ -21,6 +23,7 @@ import (
 	"testing"
 
 	"github.com/chatwidget/chatwidget"
+	"github.com/chatwidget/chatwidget/examples/widgetsim"
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/net/html"
 )
@@ -28,6 +31,14 @@ import (
 // testWidgetID is the widget ID the tests build the app with, to show that
 // it reaches the embed code.
 const testWidgetID = "test-widget"
+
+// testEmbedSrc is the src of the embed script in the test app's pages: the
+// Sim's widget script for testWidgetID.
+const testEmbedSrc = simPrefix + "embed/" + testWidgetID + ".js"
+
+// anonymousScript is the text of the script that tells the widget nobody is
+// logged in.
+const anonymousScript = "window.chatWidgetAnonymous=true;"
 
 // testKey returns the fixed test key, read from testdata by chatwidget.New.
 func testKey() chatwidget.Key {
@@ -200,7 +211,7 @@ var customerDataPattern = regexp.MustCompile(`^window\.chatWidgetCustomerData=fu
 // page.
 func widgetScripts(page []byte) (embeds, customerData []script) {
 	for _, s := range scripts(page) {
-		if s.attrs["src"] == "/widget/"+testWidgetID+".js" {
+		if s.attrs["src"] == testEmbedSrc {
 			embeds = append(embeds, s)
 		}
 		if strings.Contains(s.text, "chatWidgetCustomerData") {
@@ -210,8 +221,58 @@ func widgetScripts(page []byte) (embeds, customerData []script) {
 	return embeds, customerData
 }
 
+// anonymousScripts returns how many scripts of page tell the widget that
+// nobody is logged in.
+func anonymousScripts(page []byte) int {
+	n := 0
+	for _, s := range scripts(page) {
+		if s.text == anonymousScript {
+			n++
+		}
+	}
+	return n
+}
+
+// pageToken returns the token of the one customer-data script of page.
+func pageToken(t *testing.T, page []byte) string {
+	t.Helper()
+	_, cd := widgetScripts(page)
+	if len(cd) != 1 {
+		t.Fatalf("page has %d customer-data scripts, want 1:\n%s", len(cd), page)
+	}
+	m := customerDataPattern.FindStringSubmatch(cd[0].text)
+	if m == nil {
+		t.Fatalf("customer-data script = %q, want the Sim's template with a token", cd[0].text)
+	}
+	return m[1]
+}
+
+// policyPattern is the demo's Content-Security-Policy, nonce captured.
+var policyPattern = regexp.MustCompile(`^script-src 'nonce-([A-Za-z0-9+/]{22}==)'; object-src 'none'; base-uri 'none'$`)
+
+// hasCSP checks that the response carries the demo's strict policy and that
+// every script of body carries its nonce, and returns the nonce.
+func hasCSP(t *testing.T, res *http.Response, body []byte) string {
+	t.Helper()
+	policy := res.Header.Values(cspHeader)
+	if len(policy) != 1 {
+		t.Fatalf("%s = %q, want one policy", cspHeader, policy)
+	}
+	m := policyPattern.FindStringSubmatch(policy[0])
+	if m == nil {
+		t.Fatalf("%s = %q, want %q", cspHeader, policy[0], cspPolicy("<nonce>"))
+	}
+	for _, s := range scripts(body) {
+		if s.attrs["nonce"] != m[1] {
+			t.Errorf("script %v %q has nonce %q, want the policy's %q", s.attrs, s.text, s.attrs["nonce"], m[1])
+		}
+	}
+	return m[1]
+}
+
 // isPage checks that the response is a 200 HTML page carrying the embed
-// script exactly once, as the demo's template makes it.
+// script exactly once, as the demo's template makes it, under the demo's
+// CSP.
 func isPage(t *testing.T, res *http.Response, body []byte) {
 	t.Helper()
 	if res.StatusCode != http.StatusOK {
@@ -232,15 +293,20 @@ func isPage(t *testing.T, res *http.Response, body []byte) {
 			t.Errorf("embed script has no %s attribute: %v", attr, embeds[0].attrs)
 		}
 	}
+	hasCSP(t, res, body)
 }
 
 // isAnonymous checks that the response is a page for an anonymous visitor:
-// the widget without customer data or token, and the login form.
+// the widget without customer data or token, told that nobody is logged in,
+// and the login form.
 func isAnonymous(t *testing.T, res *http.Response, body []byte) {
 	t.Helper()
 	isPage(t, res, body)
 	if _, cd := widgetScripts(body); len(cd) != 0 {
 		t.Errorf("anonymous page has %d customer-data scripts, want 0", len(cd))
+	}
+	if n := anonymousScripts(body); n != 1 {
+		t.Errorf("anonymous page has %d %q scripts, want 1", n, anonymousScript)
 	}
 	for _, s := range []string{"chatWidgetCustomerData", "eyJhbGci", "Log out"} {
 		if bytes.Contains(body, []byte(s)) {
@@ -268,16 +334,11 @@ func isVisitor(pub *rsa.PublicKey, want visitor) check {
 	return func(t *testing.T, res *http.Response, body []byte) {
 		t.Helper()
 		isPage(t, res, body)
-		_, cd := widgetScripts(body)
-		if len(cd) != 1 {
-			t.Fatalf("page has %d customer-data scripts, want 1:\n%s", len(cd), body)
-		}
-		m := customerDataPattern.FindStringSubmatch(cd[0].text)
-		if m == nil {
-			t.Fatalf("customer-data script = %q, want the default template with a token", cd[0].text)
+		if n := anonymousScripts(body); n != 0 {
+			t.Errorf("page of a visitor has %d %q scripts, want 0", n, anonymousScript)
 		}
 		claims := jwt.MapClaims{}
-		_, err := jwt.ParseWithClaims(m[1], claims, func(*jwt.Token) (any, error) { return pub, nil },
+		_, err := jwt.ParseWithClaims(pageToken(t, body), claims, func(*jwt.Token) (any, error) { return pub, nil },
 			jwt.WithValidMethods([]string{"RS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
 		if err != nil {
 			t.Fatalf("token does not verify: %v", err)
@@ -395,7 +456,9 @@ func meBody(t *testing.T, login string) []byte {
 func TestDemo(t *testing.T) {
 	// Every scenario's app signs with the test key, so the public key one of
 	// them reports verifies the tokens of all.
-	pub := parsePublicKey(t, newTestSite(t, testKey(), io.Discard).PublicKey)
+	pubPEM := newTestSite(t, testKey(), io.Discard).PublicKey
+	pub := parsePublicKey(t, pubPEM)
+	simJS := simScript(t, pubPEM)
 	alice := isVisitor(pub, visitor{
 		name: "Alice Example", email: "alice@example.com", sub: "u-1001",
 		fields: map[string]string{"User ID": "u-1001", "Plan": "Pro"},
@@ -418,9 +481,11 @@ func TestDemo(t *testing.T) {
 		{name: "bob over alice", steps: []step{loginAs("alice", alice), loginAs("bob", bob, noAlice)}},
 		{name: "api me anonymous", steps: []step{get("/api/me", isExactly("application/json", meBody(t, "")))}},
 		{name: "api me alice", steps: []step{loginAs("alice", alice), get("/api/me", isExactly("application/json", meBody(t, "alice")), hasNo("<script"))}},
-		{name: "widget script anonymous", steps: []step{get("/widget/x.js", isExactly(js, widgetJS))}},
-		{name: "widget script alice", steps: []step{loginAs("alice", alice), get("/widget/x.js", isExactly(js, widgetJS)), get("/widget/"+testWidgetID+".js", isExactly(js, widgetJS))}},
-		{name: "widget not js", steps: []step{get("/widget/x.css", hasStatus(http.StatusNotFound))}},
+		{name: "widget script anonymous", steps: []step{get(testEmbedSrc, isExactly(js, simJS))}},
+		{name: "widget script alice", steps: []step{loginAs("alice", alice), get(testEmbedSrc, isExactly(js, simJS), hasNo("<script"))}},
+		{name: "widget not js", steps: []step{get(simPrefix+"embed/x.css", hasStatus(http.StatusNotFound))}},
+		{name: "csp page anonymous", steps: []step{get("/csp", isAnonymous, ownScriptRuns)}},
+		{name: "csp page alice", steps: []step{loginAs("alice", alice), get("/csp", alice, ownScriptRuns)}},
 		{name: "unknown user", steps: []step{loginAs("mallory", hasStatus(http.StatusBadRequest)), get("/", isAnonymous)}},
 		{name: "cross-origin login", steps: []step{
 			{method: http.MethodPost, path: "/login", form: url.Values{"user": {"alice"}}, header: http.Header{"Sec-Fetch-Site": {"cross-site"}}, checks: []check{hasStatus(http.StatusForbidden)}},
@@ -492,14 +557,129 @@ func deletesSession(t *testing.T, res *http.Response, _ []byte) {
 	t.Errorf("Set-Cookie = %q, want the %s cookie deleted", res.Header.Values("Set-Cookie"), sessionName)
 }
 
-// TestWidgetJSUsesTextContent checks that the stand-in widget never parses
-// claim values as HTML.
-func TestWidgetJSUsesTextContent(t *testing.T) {
-	for _, bad := range []string{".innerHTML", ".outerHTML", "insertAdjacentHTML", "document.write"} {
-		if bytes.Contains(widgetJS, []byte(bad)) {
-			t.Errorf("widget.js uses %s; use textContent", bad)
+// simScript returns the widget script that a Sim, on its own, serves for
+// the test widget: what the demo must pass through untouched.
+func simScript(t *testing.T, publicKeyPEM []byte) []byte {
+	t.Helper()
+	sim, err := widgetsim.New(publicKeyPEM, widgetsim.WithPrefix(simPrefix))
+	if err != nil {
+		t.Fatalf("widgetsim.New: %v", err)
+	}
+	rec := httptest.NewRecorder()
+	sim.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, testEmbedSrc, nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET %s from the Sim = %d, want 200", testEmbedSrc, rec.Code)
+	}
+	return rec.Body.Bytes()
+}
+
+// ownScriptRuns checks that the /csp page has one inline script of its own,
+// which the CSP lets run (hasCSP checks its nonce).
+func ownScriptRuns(t *testing.T, _ *http.Response, body []byte) {
+	t.Helper()
+	n := 0
+	for _, s := range scripts(body) {
+		if strings.Contains(s.text, "csp-own-script") {
+			n++
 		}
 	}
+	if n != 1 {
+		t.Errorf("/csp has %d scripts of its own, want 1", n)
+	}
+}
+
+// TestCSPNonces checks that each response gets a nonce of its own, which
+// every script of the page carries: the page's own, and those the
+// middleware inserts.
+func TestCSPNonces(t *testing.T) {
+	base, c := newTestClient(t, newTestSite(t, testKey(), io.Discard))
+	seen := make(map[string]bool)
+	for _, st := range []step{get("/"), get("/"), get("/csp"), loginAs("alice"), get("/about")} {
+		res, body := st.do(t, c, base)
+		nonce := hasCSP(t, res, body)
+		if seen[nonce] {
+			t.Errorf("%s %s: nonce %q was used before", st.method, st.path, nonce)
+		}
+		seen[nonce] = true
+		if n := len(scripts(body)); n < 2 {
+			t.Errorf("%s %s: %d scripts, want the widget's two at least", st.method, st.path, n)
+		}
+	}
+}
+
+// TestSimVerifiesPageTokens does what the widget does in a browser: it posts
+// the token of Alice's page to the demo's stand-in vendor, which accepts it
+// and answers her claims, and a copy whose payload is changed, which it
+// rejects.
+func TestSimVerifiesPageTokens(t *testing.T) {
+	base, c := newTestClient(t, newTestSite(t, testKey(), io.Discard))
+	_, page := loginAs("alice").do(t, c, base)
+	token := pageToken(t, page)
+	tests := []struct {
+		name   string
+		token  string
+		status int
+		reason string
+	}{
+		{"page's token", token, http.StatusOK, ""},
+		{"payload changed", tamperToken(t, token), http.StatusUnauthorized, "signature invalid"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := json.Marshal(map[string]string{"widget": testWidgetID, "token": tc.token})
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+simPrefix+"verify", bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			res, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			var got struct {
+				OK     bool          `json:"ok"`
+				Claims jwt.MapClaims `json:"claims"`
+				Error  string        `json:"error"`
+			}
+			if err := json.NewDecoder(res.Body).Decode(&got); err != nil {
+				t.Fatalf("decode the answer: %v", err)
+			}
+			if res.StatusCode != tc.status || got.OK != (tc.status == http.StatusOK) || got.Error != tc.reason {
+				t.Fatalf("verify = %d %+v, want %d with error %q", res.StatusCode, got, tc.status, tc.reason)
+			}
+			if got.OK {
+				checkClaims(t, got.Claims, aliceVisitor)
+			}
+		})
+	}
+}
+
+// tamperToken returns token with the name in its payload changed and its
+// signature kept, as someone who edits the page would make it.
+func tamperToken(t *testing.T, token string) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token %q has %d parts, want 3", token, len(parts))
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatalf("payload of %q: %v", token, err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(b, &claims); err != nil {
+		t.Fatalf("payload of %q: %v", token, err)
+	}
+	claims["name"] = "Mallory"
+	if b, err = json.Marshal(claims); err != nil {
+		t.Fatal(err)
+	}
+	parts[1] = base64.RawURLEncoding.EncodeToString(b)
+	return strings.Join(parts, ".")
 }
 
 // TestParseConfig checks the flags, their environment fallbacks and their

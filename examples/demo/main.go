@@ -1,6 +1,8 @@
 // Demo is a small site that shows the chatwidget middleware at work: two demo
-// users log in and out, and every page carries a stand-in chat widget that
-// shows what the signed token tells the vendor about the visitor.
+// users log in and out, and every page carries the chat widget of a local
+// stand-in for the vendor (package widgetsim, served under /widgetsim/),
+// which verifies the signed token and greets the visitor by name. Every
+// response carries a strict nonce-based Content-Security-Policy.
 //
 // Run it from the examples module:
 //
@@ -98,7 +100,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		return err
 	}
 	fmt.Fprintf(stdout, "chatwidget demo: http://%s/ (widget %s)\n\n", ln.Addr(), cfg.WidgetID)
-	fmt.Fprintf(stdout, "Paste this public key into the vendor's settings for widget %s:\n\n%s\n", cfg.WidgetID, s.PublicKey)
+	fmt.Fprintf(stdout, "Paste this public key into the vendor's settings for widget %s\n(the demo's stand-in vendor, under %s, has it already):\n\n%s\n", cfg.WidgetID, simPrefix, s.PublicKey)
 	if cfg.KeyFile == "" {
 		fmt.Fprintln(stdout, "(a throwaway key: it changes at every start; pass -key private.pem to keep one)")
 	}

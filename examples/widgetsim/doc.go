@@ -3,24 +3,24 @@
 // that [github.com/chatwidget/chatwidget] puts into the site's pages. The
 // demo site mounts it beside its own pages, and a browser test drives it.
 //
-//	// pub is the PUBLIC KEY PEM pasted into the vendor's settings: what
-//	// (*chatwidget.Middleware).PublicKeyPEM returns, or the output of
-//	// `openssl rsa -in private.pem -pubout`.
-//	sim, err := widgetsim.New(pub)
-//	if err != nil {
-//		log.Fatal(err) // says what is wrong with pub
-//	}
+//	// The templates depend on the prefix only: make them first, then the
+//	// Middleware, then the Sim from the public key the site "pastes" into
+//	// the vendor's settings.
 //	mw, err := chatwidget.New("demo", chatwidget.KeyFile("private.pem"), resolver,
-//		chatwidget.WithEmbedTemplate(sim.EmbedTemplate()),
-//		chatwidget.WithCustomerDataTemplate(sim.CustomerDataTemplate()),
-//		chatwidget.WithAnonymousTemplate(sim.AnonymousTemplate()))
-//	mux.Handle("/widgetsim/", sim.Handler())
+//		chatwidget.WithEmbedTemplate(widgetsim.EmbedTemplate(widgetsim.DefaultPrefix)),
+//		chatwidget.WithCustomerDataTemplate(widgetsim.CustomerDataTemplate()),
+//		chatwidget.WithAnonymousTemplate(widgetsim.AnonymousTemplate()))
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	sim, err := widgetsim.New(mw.PublicKeyPEM())
+//	if err != nil {
+//		log.Fatal(err) // says what is wrong with the key
+//	}
+//	mux.Handle(widgetsim.DefaultPrefix, sim.Handler())
 //
-// The templates depend only on the prefix ([WithPrefix]), not on the key,
-// while the key is what the [github.com/chatwidget/chatwidget.Middleware]
-// holds: either build the Middleware twice (once to read its public key) or
-// derive the public key from the private key yourself
-// ([crypto/x509.MarshalPKIXPublicKey]).
+// A Sim's methods [Sim.EmbedTemplate], [Sim.CustomerDataTemplate] and
+// [Sim.AnonymousTemplate] return the same code for its own prefix.
 //
 // # Endpoints
 //

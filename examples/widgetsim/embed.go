@@ -26,25 +26,47 @@ type widgetConfig struct {
 	Verify string `json:"verify"` // the URL path of the verify endpoint
 }
 
-// EmbedTemplate returns the vendor's embed code, to pass to
-// chatwidget.WithEmbedTemplate: a deferred script loaded from the Sim's
-// embed endpoint, WIDGET_ID standing for the widget ID.
-func (s *Sim) EmbedTemplate() string {
-	return `<script src="` + s.prefix + `embed/WIDGET_ID.js" defer></script>`
+// EmbedTemplate returns the vendor's embed code for a Sim mounted at prefix,
+// to pass to chatwidget.WithEmbedTemplate: a deferred script loaded from the
+// Sim's embed endpoint, WIDGET_ID standing for the widget ID.
+//
+// The templates depend on the prefix only, not on the key, so a site builds
+// them before its chatwidget Middleware and the Sim after it, from the
+// Middleware's public key. prefix must be the Sim's ([DefaultPrefix], or what
+// it is given with [WithPrefix]); EmbedTemplate does not check it, [New]
+// does.
+func EmbedTemplate(prefix string) string {
+	return `<script src="` + prefix + `embed/WIDGET_ID.js" defer></script>`
 }
 
 // CustomerDataTemplate returns the vendor's customer-data code, to pass to
 // chatwidget.WithCustomerDataTemplate: a function the widget calls to get
-// the token, JWT_TOKEN standing for it.
-func (s *Sim) CustomerDataTemplate() string {
+// the token, JWT_TOKEN standing for it. It is the same for every Sim.
+func CustomerDataTemplate() string {
 	return `<script>window.chatWidgetCustomerData=function(done){done("JWT_TOKEN")};</script>`
 }
 
 // AnonymousTemplate returns the code, to pass to
 // chatwidget.WithAnonymousTemplate, that tells the widget nobody is logged in
-// now, so that it forgets the visitor it remembers.
-func (s *Sim) AnonymousTemplate() string {
+// now, so that it forgets the visitor it remembers. It is the same for every
+// Sim.
+func AnonymousTemplate() string {
 	return `<script>window.chatWidgetAnonymous=true;</script>`
+}
+
+// EmbedTemplate returns [EmbedTemplate] of the Sim's prefix.
+func (s *Sim) EmbedTemplate() string {
+	return EmbedTemplate(s.prefix)
+}
+
+// CustomerDataTemplate returns [CustomerDataTemplate].
+func (s *Sim) CustomerDataTemplate() string {
+	return CustomerDataTemplate()
+}
+
+// AnonymousTemplate returns [AnonymousTemplate].
+func (s *Sim) AnonymousTemplate() string {
+	return AnonymousTemplate()
 }
 
 // serveEmbed serves the widget script for file, "{widgetID}.js". The script

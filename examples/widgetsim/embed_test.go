@@ -140,14 +140,25 @@ func TestTemplates(t *testing.T) {
 			t.Fatalf("New(WithPrefix(%q)) = %v", tc.prefix, err)
 		}
 		if got := sim.EmbedTemplate(); got != tc.wantEmbed {
-			t.Errorf("EmbedTemplate() with prefix %q = %q, want %q", tc.prefix, got, tc.wantEmbed)
+			t.Errorf("(*Sim).EmbedTemplate() with prefix %q = %q, want %q", tc.prefix, got, tc.wantEmbed)
+		}
+		if got := EmbedTemplate(sim.prefix); got != tc.wantEmbed {
+			t.Errorf("EmbedTemplate(%q) = %q, want %q", sim.prefix, got, tc.wantEmbed)
 		}
 		if got, want := sim.CustomerDataTemplate(), `<script>window.chatWidgetCustomerData=function(done){done("JWT_TOKEN")};</script>`; got != want {
-			t.Errorf("CustomerDataTemplate() = %q, want %q", got, want)
+			t.Errorf("(*Sim).CustomerDataTemplate() = %q, want %q", got, want)
 		}
 		if got, want := sim.AnonymousTemplate(), `<script>window.chatWidgetAnonymous=true;</script>`; got != want {
-			t.Errorf("AnonymousTemplate() = %q, want %q", got, want)
+			t.Errorf("(*Sim).AnonymousTemplate() = %q, want %q", got, want)
 		}
+	}
+	// The package's functions give the same code without a Sim, so that a
+	// site can build its Middleware before the Sim that needs its key.
+	if got, want := CustomerDataTemplate(), `<script>window.chatWidgetCustomerData=function(done){done("JWT_TOKEN")};</script>`; got != want {
+		t.Errorf("CustomerDataTemplate() = %q, want %q", got, want)
+	}
+	if got, want := AnonymousTemplate(), `<script>window.chatWidgetAnonymous=true;</script>`; got != want {
+		t.Errorf("AnonymousTemplate() = %q, want %q", got, want)
 	}
 }
 

@@ -70,8 +70,8 @@ type testSite struct {
 }
 
 // newTestSite writes the site's key as a PKCS#8 PEM file, builds a
-// chatwidget Middleware on it with the Sim's templates and visitor as every
-// request's visitor, and a Sim from the Middleware's PublicKeyPEM.
+// chatwidget Middleware on it with the package's templates and visitor as
+// every request's visitor, and a Sim from the Middleware's PublicKeyPEM.
 func newTestSite(t *testing.T, visitor *chatwidget.Visitor) *testSite {
 	t.Helper()
 	key, other := keys(t)
@@ -83,18 +83,13 @@ func newTestSite(t *testing.T, visitor *chatwidget.Visitor) *testSite {
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// The templates depend on the prefix only, so a Sim made from the
-	// public key computed here gives them; the Sim under test is made from
+	// The templates first, the Middleware second, and the Sim third, from
 	// what the Middleware says to paste into the vendor's settings.
-	tmpl, err := New(publicPEM(t, &key.PublicKey))
-	if err != nil {
-		t.Fatalf("New(public key) = %v", err)
-	}
 	mw, err := chatwidget.New(testWidget, chatwidget.KeyFile(path),
 		chatwidget.ResolverFunc(func(*http.Request) (*chatwidget.Visitor, error) { return visitor, nil }),
-		chatwidget.WithEmbedTemplate(tmpl.EmbedTemplate()),
-		chatwidget.WithCustomerDataTemplate(tmpl.CustomerDataTemplate()),
-		chatwidget.WithAnonymousTemplate(tmpl.AnonymousTemplate()),
+		chatwidget.WithEmbedTemplate(EmbedTemplate(DefaultPrefix)),
+		chatwidget.WithCustomerDataTemplate(CustomerDataTemplate()),
+		chatwidget.WithAnonymousTemplate(AnonymousTemplate()),
 		chatwidget.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatalf("chatwidget.New: %v", err)
