@@ -887,7 +887,7 @@ func TestSnippet(t *testing.T) {
 		{
 			name:  "vendor templates",
 			args:  append(append([]string(nil), base...), "-embed", embed, "-customer-data", data, testClaims),
-			has:   []string{`<script data-chatwidget src="https://vendor.example/w1/loader.js"></script>`, `Vendor.identify("w1", "`},
+			has:   []string{`<script data-chatwidget="" src="https://vendor.example/w1/loader.js"></script>`, `Vendor.identify("w1", "`},
 			token: regexp.MustCompile(`identify\("w1", "([A-Za-z0-9_.-]+)"\)`),
 		},
 		{name: "embed without script", args: append(append([]string(nil), base...), "-embed", noScript), code: exitFailure, stderrHas: "no <script> element"},
