@@ -28,7 +28,9 @@ type Refresh struct {
 	// token at once. Optional, e.g. "chatWidgetTokenExpired".
 	ExpiredHook string
 	// Before is how long before the token's exp the script fetches the next
-	// one. Default: a tenth of the TTL, at least 5 seconds.
+	// one; it must be under half the TTL, since a token is renewed only once
+	// half its TTL has passed (see [WithTokenCacheSize]). Default: a tenth
+	// of the TTL, at least 5 seconds, at most a quarter of the TTL.
 	Before time.Duration
 }
 
@@ -58,7 +60,8 @@ const refreshScript = `<script>(function(){var c=CONFIG,exp=JWT_EXP*1000,timer=0
 	`function next(){if(busy)return;busy=true;fetch(c.endpoint,{credentials:"same-origin",cache:"no-store",headers:{Accept:"application/json"}})` +
 	`.then(function(r){return r.json()}).then(function(j){busy=false;clearTimeout(timer);` +
 	`if(!j.loggedIn){var l=fn(c.logout);if(l)l();return}` +
-	`exp=j.expiresAt*1000;var u=fn(c.update);if(u)u(j.token);arm()},` +
+	`var e=j.expiresAt*1000;if(e<=exp){timer=setTimeout(next,Math.max(1000,(exp-Date.now())/2));return}` +
+	`exp=e;var u=fn(c.update);if(u)u(j.token);arm()},` +
 	`function(){busy=false;clearTimeout(timer);timer=setTimeout(next,Math.min(30000,Math.max(1000,exp-Date.now())))})}` +
 	`if(c.expired)window[c.expired]=next;arm()})();</script>`
 
@@ -82,10 +85,10 @@ func compileRefresh(r *Refresh, ttl time.Duration) (snippetTemplate, error) {
 	}
 	before := r.Before
 	if before == 0 {
-		before = max(ttl/10, 5*time.Second)
+		before = min(max(ttl/10, 5*time.Second), ttl/4)
 	}
-	if before < 0 || before >= ttl {
-		errs = append(errs, fmt.Errorf("chatwidget: refresh Before %v must be positive and under the TTL %v", r.Before, ttl))
+	if before <= 0 || before >= ttl/2 {
+		errs = append(errs, fmt.Errorf("chatwidget: refresh Before %v must be positive and under half the TTL %v, when a fresh token can be had", r.Before, ttl))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
