@@ -1,0 +1,54 @@
+package chatwidget
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+)
+
+// TestConstantMemory streams a large page through the middleware and checks
+// that the heap does not grow with it. CHATWIDGET_STREAM_MB sets the size
+// (default 64 MiB; `CHATWIDGET_STREAM_MB=1024 go test -run ConstantMemory -v .`
+// streams 1 GiB).
+func TestConstantMemory(t *testing.T) {
+	mb := 64
+	if s := os.Getenv("CHATWIDGET_STREAM_MB"); s != "" {
+		mb, _ = strconv.Atoi(s)
+	}
+	if testing.Short() {
+		mb = 8
+	}
+	chunk := realisticPage(64 << 10)
+	chunk = chunk[:len(chunk)-len("</body>\n</html>\n")] // no end tags until the very end
+	m := newTest(t, fixed(alice), nil)
+	var before, peak runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	peak = before
+	total := 0
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		for total < mb<<20 {
+			w.Write(chunk)
+			total += len(chunk)
+			if total%(16<<20) < len(chunk) {
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				if ms.HeapInuse > peak.HeapInuse {
+					peak = ms
+				}
+			}
+		}
+		w.Write([]byte("</body></html>"))
+	}))
+	w := &discardWriter{h: http.Header{}}
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	growth := int64(peak.HeapInuse) - int64(before.HeapInuse)
+	t.Logf("streamed %d MiB; heap in use grew by %d bytes at most", total>>20, growth)
+	if growth > 1<<20 {
+		t.Errorf("heap grew by %d bytes while streaming %d MiB, want under 1 MiB", growth, total>>20)
+	}
+}
