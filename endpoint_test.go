@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -184,3 +187,53 @@ func TestRefreshScript(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestRefreshScriptInNode runs the refresh script in Node against a stub
+// endpoint: the vendor's function is called as a method, a vendor error or
+// a failed fetch never stops the refreshing, only {"loggedIn":false} logs
+// out, and a widget that loads late gets the fresh token when it asks.
+func TestRefreshScriptInNode(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("node is missing")
+		}
+		t.Skip("node not installed")
+	}
+	m := newTest(t, fixed(alice), nil, WithTTL(6*time.Second), WithRefresh(Refresh{Endpoint: "/t", Update: "Vendor.setToken", Logout: "Vendor.logout", ExpiredHook: "expired"}))
+	s := scripts(t, serve(m.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil)).Body.String())
+	file := filepath.Join(t.TempDir(), "refresh.js")
+	os.WriteFile(file, []byte(s[2].text), 0o600)
+	type result struct {
+		Fetches    int
+		Tokens     []string
+		Logout     bool
+		ArmedAfter int
+		Rejections []string
+	}
+	tests := []struct {
+		name, which string
+		check       func(r result) bool
+	}{
+		{"method call", "this", func(r result) bool { return len(r.Tokens) == 1 && r.ArmedAfter > 0 }},
+		{"vendor throws", "throw", func(r result) bool { return len(r.Tokens) == 0 && r.ArmedAfter > 0 && !r.Logout }},
+		{"endpoint fails", "503", func(r result) bool { return !r.Logout && r.ArmedAfter > 0 }},
+		{"logged out", "logout", func(r result) bool { return r.Logout && r.ArmedAfter == 0 }},
+		{"late widget", "late", func(r result) bool { return len(r.Tokens) == 1 && r.Tokens[0] == "fresh" }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := exec.Command(node, "testdata/refresh_harness.js", file, tc.which).CombinedOutput()
+			if err != nil {
+				t.Fatalf("node: %v\n%s", err, out)
+			}
+			var r result
+			if err := json.Unmarshal(out, &r); err != nil {
+				t.Fatalf("harness printed %q: %v", out, err)
+			}
+			if !tc.check(r) || len(r.Rejections) > 0 {
+				t.Errorf("%s: %+v", tc.which, r)
+			}
+		})
+	}
+}

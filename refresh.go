@@ -53,17 +53,24 @@ func WithRefresh(r Refresh) Option {
 var jsPath = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$`)
 
 // refreshScript is the refresh script. CONFIG is replaced by JSON at
-// construction; JWT_EXP by the token's exp at request time.
+// construction; JWT_EXP by the token's exp at request time. It calls the
+// vendor's functions as methods of their objects, never lets a vendor's
+// error stop it, retries on a failed or non-2xx fetch (only an answer
+// {"loggedIn":false} means logged out), and moves on to a new token only
+// once the vendor took it; asked by the widget (ExpiredHook), it hands over
+// the newest token even if it is the one it has.
 const refreshScript = `<script>(function(){var c=CONFIG,exp=JWT_EXP*1000,timer=0,busy=false;` +
-	`function fn(p){if(!p)return null;var o=window,s=p.split(".");for(var i=0;i<s.length&&o!=null;i++)o=o[s[i]];return typeof o==="function"?o:null}` +
-	`function arm(){clearTimeout(timer);timer=setTimeout(next,Math.max(0,exp-c.before-Date.now()))}` +
-	`function next(){if(busy)return;busy=true;fetch(c.endpoint,{credentials:"same-origin",cache:"no-store",headers:{Accept:"application/json"}})` +
-	`.then(function(r){return r.json()}).then(function(j){busy=false;clearTimeout(timer);` +
-	`if(!j.loggedIn){var l=fn(c.logout);if(l)l();return}` +
-	`var e=j.expiresAt*1000;if(e<=exp){timer=setTimeout(next,Math.max(1000,(exp-Date.now())/2));return}` +
-	`exp=e;var u=fn(c.update);if(u)u(j.token);arm()},` +
-	`function(){busy=false;clearTimeout(timer);timer=setTimeout(next,Math.min(30000,Math.max(1000,exp-Date.now())))})}` +
-	`if(c.expired)window[c.expired]=next;arm()})();</script>`
+	`function call(p,a){if(!p)return false;var t=null,o=window,s=p.split(".");for(var i=0;i<s.length&&o!=null;i++){t=o;o=o[s[i]]}` +
+	`if(typeof o!=="function")return false;try{o.call(t,a);return true}catch(e){return false}}` +
+	`function later(ms){clearTimeout(timer);timer=setTimeout(function(){next(false)},ms)}` +
+	`function arm(){later(Math.max(0,exp-c.before-Date.now()))}` +
+	`function retry(){later(Math.min(30000,Math.max(1000,(exp-Date.now())/2)))}` +
+	`function next(force){if(busy)return;busy=true;fetch(c.endpoint,{credentials:"same-origin",cache:"no-store",headers:{Accept:"application/json"}})` +
+	`.then(function(r){if(!r.ok)throw new Error("HTTP "+r.status);return r.json()}).then(function(j){busy=false;` +
+	`if(j.loggedIn===false){clearTimeout(timer);call(c.logout);return}` +
+	`var e=j.expiresAt*1000;if(!j.token||(e<=exp&&!force)||!call(c.update,j.token)){retry();return}` +
+	`exp=Math.max(exp,e);arm()},function(){busy=false;retry()})}` +
+	`if(c.expired)window[c.expired]=function(){next(true)};arm()})();</script>`
 
 // compileRefresh checks r and compiles its script for a TTL.
 func compileRefresh(r *Refresh, ttl time.Duration) (snippetTemplate, error) {
