@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/chatwidget/chatwidget"
 	"github.com/chatwidget/chatwidget/examples/widgetsim"
@@ -25,6 +26,16 @@ type appConfig struct {
 	// of /events, and returns an error when the request is cancelled; nil:
 	// one second. Tests pass a gate they open themselves.
 	StreamWait func(ctx context.Context) error
+	// TTL is how long each token is valid (chatwidget.WithTTL); 0:
+	// chatwidget.DefaultTTL.
+	TTL time.Duration
+	// Refresh adds chatwidget's refresh script to logged-in pages, which
+	// keeps the token of an open tab fresh through tokenPath
+	// (chatwidget.WithRefresh with widgetsim.RefreshConfig).
+	Refresh bool
+	// SimOptions are more options of the stand-in vendor, e.g.
+	// widgetsim.WithSkew; nil: its defaults.
+	SimOptions []widgetsim.Option
 }
 
 // A site is the demo site newApp builds.
@@ -35,6 +46,10 @@ type site struct {
 
 // simPrefix is where the demo mounts the stand-in vendor.
 const simPrefix = widgetsim.DefaultPrefix
+
+// tokenPath is where the demo mounts chatwidget's token endpoint, which the
+// refresh script fetches.
+const tokenPath = "/chatwidget/token"
 
 // minSessionKey is the shortest CHATWIDGET_SESSION_KEY accepted.
 const minSessionKey = 32
@@ -50,7 +65,9 @@ type app struct {
 // newApp returns the demo site: its pages wrapped by the chatwidget
 // middleware, which inserts the widget of the stand-in vendor
 // ([widgetsim.Sim], mounted at simPrefix) and, for a logged-in visitor, the
-// signed token, every script with the nonce of the strict CSP every response
+// signed token (and, with cfg.Refresh, chatwidget's refresh script, which
+// fetches fresh tokens from the token endpoint at tokenPath, mounted in any
+// case), every script with the nonce of the strict CSP every response
 // carries; and the public key to paste into the vendor's settings.
 //
 // The Sim's templates depend on its prefix only, so they come first, then
@@ -69,17 +86,25 @@ func newApp(cfg appConfig) (site, error) {
 	if err != nil {
 		return site{}, err
 	}
-	mw, err := chatwidget.New(cfg.WidgetID, cfg.Key,
-		chatwidget.SessionResolver(store, sessionName, sessionKeys()),
+	opts := []chatwidget.Option{
 		chatwidget.WithEmbedTemplate(widgetsim.EmbedTemplate(simPrefix)),
 		chatwidget.WithCustomerDataTemplate(widgetsim.CustomerDataTemplate()),
 		chatwidget.WithAnonymousTemplate(widgetsim.AnonymousTemplate()),
 		chatwidget.WithNonce(cspNonce),
-		chatwidget.WithLogger(logger))
+		chatwidget.WithLogger(logger),
+	}
+	if cfg.TTL != 0 {
+		opts = append(opts, chatwidget.WithTTL(cfg.TTL))
+	}
+	if cfg.Refresh {
+		opts = append(opts, chatwidget.WithRefresh(widgetsim.RefreshConfig(tokenPath)))
+	}
+	mw, err := chatwidget.New(cfg.WidgetID, cfg.Key,
+		chatwidget.SessionResolver(store, sessionName, sessionKeys()), opts...)
 	if err != nil {
 		return site{}, err
 	}
-	sim, err := widgetsim.New(mw.PublicKeyPEM(), widgetsim.WithPrefix(simPrefix))
+	sim, err := widgetsim.New(mw.PublicKeyPEM(), append([]widgetsim.Option{widgetsim.WithPrefix(simPrefix)}, cfg.SimOptions...)...)
 	if err != nil {
 		return site{}, err
 	}
@@ -97,6 +122,9 @@ func newApp(cfg appConfig) (site, error) {
 	mux.HandleFunc("POST /login", a.login)
 	mux.HandleFunc("POST /logout", a.logout)
 	mux.HandleFunc("GET /api/me", a.me)
+	// The visitor's token as JSON, for the refresh script (and any page
+	// that fetches it); JSON, so the middleware leaves it alone.
+	mux.Handle(tokenPath, mw.TokenHandler())
 	// The stand-in vendor: its widget script and JSON pass through the
 	// middleware untouched.
 	mux.Handle(simPrefix, sim.Handler())

@@ -4,7 +4,8 @@ package main
 // vendor (widgetsim) verifying every token as a real vendor would: it is the
 // end-to-end proof that the widget greets the visitor the site signed for,
 // forgets them at logout, rejects a tampered token and runs under a strict
-// CSP.
+// CSP. TestBrowserRefresh leaves a tab open past its token's exp, with and
+// without chatwidget's refresh script.
 
 import (
 	"context"
@@ -22,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwidget/chatwidget/examples/widgetsim"
 	"github.com/chromedp/cdproto/cdp"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
@@ -238,61 +240,13 @@ type browserRun struct {
 // browser profile from start to end, and checks what the widget shows
 // against the token in the page.
 func TestBrowser(t *testing.T) {
-	exe := findBrowser()
-	if exe == "" {
-		const msg = "NO BROWSER: TestBrowser, the end-to-end test of the widget, did not run. " +
-			"Install Chromium (Debian: apt-get install chromium) or set CHROME_PATH."
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg + " CI is set, so this fails.")
-		}
-		t.Skip("\n\n\t*** " + msg + " ***\n\n")
-	}
+	exe := requireBrowser(t, "TestBrowser, the end-to-end test of the widget,")
 	start := time.Now()
 
 	var logs syncBuffer
 	s := newTestSite(t, testKey(), &logs)
-	srv := httptest.NewServer(s.Handler)
-	defer srv.Close()
-
-	ctx, cancel := context.WithTimeout(t.Context(), browserTimeout)
-	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox, // the tests may run as root
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()), // a fresh profile
-		chromedp.WindowSize(1280, 900),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	console := newConsoleLog()
-	var browserErrs syncBuffer
-	tabCtx, cancelTab := chromedp.NewContext(allocCtx,
-		chromedp.WithListener(console.record),
-		chromedp.WithErrorf(func(format string, args ...any) { fmt.Fprintf(&browserErrs, format+"\n", args...) }))
-	defer func() {
-		// Close the browser before t.TempDir removes its profile.
-		cancelTab()
-		cancelAlloc()
-	}()
-
-	b := &browserRun{ctx: tabCtx, base: srv.URL, pub: parsePublicKey(t, s.PublicKey), shots: screenshotDir(t), console: console}
-	b.start(t, exe)
-	t.Cleanup(func() {
-		if t.Failed() {
-			lines, _, _ := console.snapshot()
-			t.Logf("console:\n\t%s", strings.Join(lines, "\n\t"))
-			if e := browserErrs.String(); e != "" {
-				t.Logf("chromedp errors:\n%s", e)
-			}
-		}
-	})
+	b := newBrowser(t, exe, s)
+	console := b.console
 
 	steps := []struct {
 		name string
@@ -322,6 +276,72 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the demo logged %q, want nothing", got)
 	}
 	t.Logf("the scenario took %v, the browser's start included", time.Since(start).Round(time.Millisecond))
+}
+
+// requireBrowser returns the browser to drive, or skips the test, loudly,
+// when there is none; when CI is set, it fails it instead. what names the
+// test in the message.
+func requireBrowser(t *testing.T, what string) string {
+	t.Helper()
+	exe := findBrowser()
+	if exe == "" {
+		msg := "NO BROWSER: " + what + " did not run. " +
+			"Install Chromium (Debian: apt-get install chromium) or set CHROME_PATH."
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg + " CI is set, so this fails.")
+		}
+		t.Skip("\n\n\t*** " + msg + " ***\n\n")
+	}
+	return exe
+}
+
+// newBrowser serves s on a test server and starts exe, headless, with a
+// fresh profile, bounded by browserTimeout, to browse it. The browser closes
+// and the server stops when the test ends; if the test failed, the console
+// and chromedp's errors are logged.
+func newBrowser(t *testing.T, exe string, s site) *browserRun {
+	t.Helper()
+	srv := httptest.NewServer(s.Handler)
+	t.Cleanup(srv.Close)
+	profile := t.TempDir() // removed after the browser closes: cleanups run last first
+	shots := screenshotDir(t)
+
+	ctx, cancel := context.WithTimeout(t.Context(), browserTimeout)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.Headless,
+		chromedp.NoSandbox, // the tests may run as root
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(profile), // a fresh profile
+		chromedp.WindowSize(1280, 900),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	console := newConsoleLog()
+	var browserErrs syncBuffer
+	tabCtx, cancelTab := chromedp.NewContext(allocCtx,
+		chromedp.WithListener(console.record),
+		chromedp.WithErrorf(func(format string, args ...any) { fmt.Fprintf(&browserErrs, format+"\n", args...) }))
+	t.Cleanup(func() {
+		cancelTab()
+		cancelAlloc()
+		cancel()
+		if t.Failed() {
+			lines, _, _ := console.snapshot()
+			t.Logf("console:\n\t%s", strings.Join(lines, "\n\t"))
+			if e := browserErrs.String(); e != "" {
+				t.Logf("chromedp errors:\n%s", e)
+			}
+		}
+	})
+
+	b := &browserRun{ctx: tabCtx, base: srv.URL, pub: parsePublicKey(t, s.PublicKey), shots: shots, console: console}
+	b.start(t, exe)
+	return b
 }
 
 // screenshotDir returns $SCREENSHOT_DIR, made if need be, or a temporary
@@ -597,4 +617,210 @@ func header(h network.Headers, name string) string {
 		}
 	}
 	return ""
+}
+
+// TestBrowserRefresh leaves a logged-in tab open past its token's exp, in
+// headless Chromium, with a short TTL and a stand-in vendor without leeway:
+// with the refresh script the widget keeps the identity past the first
+// token's exp, and loses it within one TTL of a logout made without
+// reloading the tab; without the script (the control) the widget shows the
+// token expired, so that what keeps the identity is the refresh and not a
+// lenient vendor.
+func TestBrowserRefresh(t *testing.T) {
+	exe := requireBrowser(t, "TestBrowserRefresh, the end-to-end test of long-lived tabs,")
+	t.Run("refresh", func(t *testing.T) {
+		t.Parallel()
+		// chatwidget renews a token once half its TTL has passed (3s) and
+		// the script fetches the next one Before its exp (default 1.5s).
+		const ttl = 6 * time.Second
+		var logs syncBuffer
+		b := newBrowser(t, exe, newRefreshSite(t, ttl, true, &logs, widgetsim.WithSkew(0)))
+		exp := b.aliceLoggedIn(t)
+		if !t.Run("identity survives exp", func(t *testing.T) { b.survivesExp(t, exp, ttl) }) {
+			return
+		}
+		t.Run("logout in the background", func(t *testing.T) { b.backgroundLogout(t, ttl) })
+		b.noProblems(t, &logs)
+	})
+	t.Run("no refresh", func(t *testing.T) {
+		t.Parallel()
+		const ttl = 3 * time.Second
+		var logs syncBuffer
+		b := newBrowser(t, exe, newRefreshSite(t, ttl, false, &logs, widgetsim.WithSkew(0)))
+		exp := b.aliceLoggedIn(t)
+		b.expires(t, exp, ttl)
+		b.noProblems(t, &logs)
+	})
+}
+
+// pollInterval is how often the refresh scenarios look at the page.
+const pollInterval = 50 * time.Millisecond
+
+// aliceLoggedIn logs in as Alice with the form, checks that the widget
+// verified her, and returns the exp of the page's token.
+func (b *browserRun) aliceLoggedIn(t *testing.T) time.Time {
+	t.Helper()
+	b.open(t, "/")
+	b.isAnonymousPanel(t)
+	b.load(t, "log in as alice",
+		chromedp.SetValue(chromedp.CSS("#user"), "alice"),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type="submit"]`)))
+	b.isVerified(t, aliceVisitor) // the token verifies with the site's key
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(b.token(t), claims); err != nil {
+		t.Fatal(err)
+	}
+	exp, err := claims.GetExpirationTime()
+	if err != nil || exp == nil {
+		t.Fatalf("the page's token has no exp: %v", err)
+	}
+	return exp.Time
+}
+
+// panelState is what the refresh scenarios poll for: the panel's state and
+// token count, the error, and the page's clock.
+type panelState struct {
+	State  string `json:"state"`
+	Tokens int    `json:"tokens"`
+	Error  string `json:"error"`
+	At     int64  `json:"at"` // Unix milliseconds
+}
+
+// panelStateJS is a JavaScript expression of the panelState of the page.
+const panelStateJS = `(function () {
+  var p = document.getElementById("cw-panel"), e = document.getElementById("cw-error");
+  return {state: p.getAttribute("data-state"), tokens: Number(p.getAttribute("data-tokens")),
+    error: e ? e.textContent : "", at: Date.now()};
+})()`
+
+// poll waits, for at most timeout, until the JavaScript predicate cond holds
+// (p is the panel), and returns the panel's state then.
+func (b *browserRun) poll(t *testing.T, what, cond string, timeout time.Duration) panelState {
+	t.Helper()
+	pred := `(function () { var p = document.getElementById("cw-panel"); return p !== null && (` + cond + `) ? ` + panelStateJS + ` : null; })()`
+	st, err := chromedp.Run(b.ctx, chromedp.Poll[panelState](pred, chromedp.WithPollingInterval(pollInterval), chromedp.WithPollingTimeout(timeout)))
+	if err != nil {
+		now, _ := chromedp.Run(b.ctx, chromedp.Evaluate[panelState](panelStateJS))
+		t.Fatalf("waiting %v for %s: %v (the panel: %+v)", timeout, what, err, now)
+	}
+	return st
+}
+
+// survivesExp waits until the widget has verified a second token and the
+// first one's exp (plus the widget's expiry check) has passed, and checks
+// that it still shows and remembers Alice, from a token that is still good.
+func (b *browserRun) survivesExp(t *testing.T, exp time.Time, ttl time.Duration) {
+	past := exp.Add(time.Second).UnixMilli() // the widget checks at exp + 250ms
+	st := b.poll(t, "a second token and the first one's exp",
+		fmt.Sprintf(`p.getAttribute("data-state") !== "verified" || (Number(p.getAttribute("data-tokens")) >= 2 && Date.now() > %d)`, past),
+		2*ttl)
+	if st.State != "verified" || st.Tokens < 2 || st.At <= past {
+		t.Fatalf("panel = %+v past the first token's exp (%v), want verified with 2 tokens or more", st, exp)
+	}
+	v := b.view(t)
+	if v.Name != "Chatting as "+aliceVisitor.name {
+		t.Errorf("#cw-name = %q, want Alice's", v.Name)
+	}
+	var stored jwt.MapClaims
+	if err := json.Unmarshal([]byte(v.Storage[visitorKey]), &stored); err != nil {
+		t.Fatalf("localStorage[%q] = %q: %v", visitorKey, v.Storage[visitorKey], err)
+	}
+	checkClaims(t, stored, aliceVisitor)
+	if e, _ := stored.GetExpirationTime(); e == nil || !e.After(exp) || e.UnixMilli() <= st.At {
+		t.Errorf("the stored visitor's exp = %v, want one after the first token's %v and after now", e, exp)
+	}
+	b.screenshot(t, "demo-refreshed.png")
+}
+
+// logoutJS logs out with fetch, which leaves the tab where it is, after
+// setting up a record of the moment the panel leaves "verified"; it returns
+// the status of the logout.
+const logoutJS = `(function () {
+  var p = document.getElementById("cw-panel");
+  window.__sameDocument = true;
+  window.__left = null;
+  new MutationObserver(function () {
+    if (window.__left === null && p.getAttribute("data-state") !== "verified") {
+      window.__left = Date.now();
+    }
+  }).observe(p, {attributes: true, attributeFilter: ["data-state"]});
+  window.__logoutAt = Date.now();
+  return fetch("/logout", {method: "POST", credentials: "same-origin"}).then(function (r) { return r.status; });
+})()`
+
+// backgroundLogout logs out without reloading the tab and checks that the
+// widget drops Alice within one TTL (and a margin): the refresh script
+// calls the widget's logout, or the widget finds the token expired.
+func (b *browserRun) backgroundLogout(t *testing.T, ttl time.Duration) {
+	status, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](logoutJS, chromedp.EvalAwaitPromise))
+	if err != nil || status != 200 {
+		t.Fatalf("POST /logout with fetch: status %d, %v; want 200", status, err)
+	}
+	const margin = 2 * time.Second
+	st := b.poll(t, "the panel to leave verified", `window.__left !== null`, ttl+margin+5*time.Second)
+	times, err := chromedp.Run(b.ctx, chromedp.Evaluate[[3]int64](`[window.__logoutAt, window.__left, window.__sameDocument === true ? 1 : 0]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if times[2] != 1 {
+		t.Fatalf("the tab navigated: the logout must leave it alone")
+	}
+	took := time.Duration(times[1]-times[0]) * time.Millisecond
+	t.Logf("the panel left verified %v after the logout, for %q", took, st.State)
+	if took > ttl+margin {
+		t.Errorf("the panel left verified %v after the logout, want at most the TTL %v + %v", took, ttl, margin)
+	}
+	switch {
+	case st.State == "anonymous":
+	case st.State == "error" && st.Error == "Identity rejected: token expired":
+	default:
+		t.Errorf("panel after logout = %+v, want anonymous, or error with the token expired", st)
+	}
+	v := b.view(t)
+	if _, ok := v.Storage[visitorKey]; ok {
+		t.Errorf("localStorage still holds %q = %q", visitorKey, v.Storage[visitorKey])
+	}
+	for _, s := range aliceTraces {
+		if strings.Contains(v.PanelText, s) {
+			t.Errorf("panel after logout shows %q: %q", s, v.PanelText)
+		}
+	}
+}
+
+// expires checks, without the refresh script, that the widget shows the
+// token expired once its exp has passed, and forgets Alice.
+func (b *browserRun) expires(t *testing.T, exp time.Time, ttl time.Duration) {
+	t.Helper()
+	hook, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`typeof window.`+widgetsim.ExpiredHook))
+	if err != nil || hook != "undefined" {
+		t.Fatalf("window.%s is %q, %v; want no refresh script in the page", widgetsim.ExpiredHook, hook, err)
+	}
+	st := b.poll(t, "the panel to leave verified", `p.getAttribute("data-state") !== "verified"`, 2*ttl)
+	if st.State != "error" || st.Error != "Identity rejected: token expired" {
+		t.Errorf("panel = %+v, want error with the token expired", st)
+	}
+	if st.At < exp.UnixMilli() {
+		t.Errorf("the panel left verified at %v, before the token's exp %v", time.UnixMilli(st.At), exp)
+	}
+	v := b.view(t)
+	if _, ok := v.Storage[visitorKey]; ok {
+		t.Errorf("localStorage still holds %q = %q", visitorKey, v.Storage[visitorKey])
+	}
+	b.screenshot(t, "demo-expired.png")
+}
+
+// noProblems checks that no page threw or broke the CSP and that the demo
+// logged no warning.
+func (b *browserRun) noProblems(t *testing.T, logs *syncBuffer) {
+	t.Helper()
+	_, exceptions, csp := b.console.snapshot()
+	for _, e := range exceptions {
+		t.Errorf("the page threw: %s", e)
+	}
+	if len(csp) != 0 {
+		t.Errorf("the console reports CSP violations: %q", csp)
+	}
+	if got := problems(logs.String()); len(got) != 0 {
+		t.Errorf("the demo logged %q, want nothing", got)
+	}
 }

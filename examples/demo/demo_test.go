@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chatwidget/chatwidget"
 	"github.com/chatwidget/chatwidget/examples/widgetsim"
@@ -690,6 +691,8 @@ func TestParseConfig(t *testing.T) {
 		"CHATWIDGET_KEY":         "env.pem",
 		"CHATWIDGET_WIDGET":      "env-widget",
 		"CHATWIDGET_SESSION_KEY": "0123456789abcdef0123456789abcdef",
+		"CHATWIDGET_TTL":         "2m",
+		"CHATWIDGET_REFRESH":     "false",
 	}
 	tests := []struct {
 		name    string
@@ -698,16 +701,21 @@ func TestParseConfig(t *testing.T) {
 		want    config
 		wantErr bool
 	}{
-		{name: "defaults", want: config{Addr: "127.0.0.1:8080", WidgetID: "demo-widget"}},
-		{name: "env", env: env, want: config{Addr: "127.0.0.1:9000", KeyFile: "env.pem", WidgetID: "env-widget", SessionKey: env["CHATWIDGET_SESSION_KEY"]}},
+		{name: "defaults", want: config{Addr: "127.0.0.1:8080", WidgetID: "demo-widget", TTL: 10 * time.Minute, Refresh: true}},
+		{name: "env", env: env, want: config{Addr: "127.0.0.1:9000", KeyFile: "env.pem", WidgetID: "env-widget", SessionKey: env["CHATWIDGET_SESSION_KEY"], TTL: 2 * time.Minute}},
 		{
 			name: "flags over env",
-			args: []string{"-addr", ":0", "-key", "flag.pem", "-widget", "flag-widget"},
+			args: []string{"-addr", ":0", "-key", "flag.pem", "-widget", "flag-widget", "-ttl", "90s", "-refresh"},
 			env:  env,
-			want: config{Addr: ":0", KeyFile: "flag.pem", WidgetID: "flag-widget", SessionKey: env["CHATWIDGET_SESSION_KEY"]},
+			want: config{Addr: ":0", KeyFile: "flag.pem", WidgetID: "flag-widget", SessionKey: env["CHATWIDGET_SESSION_KEY"], TTL: 90 * time.Second, Refresh: true},
 		},
+		{name: "refresh off", args: []string{"-refresh=false"}, want: config{Addr: "127.0.0.1:8080", WidgetID: "demo-widget", TTL: 10 * time.Minute}},
 		{name: "unknown flag", args: []string{"-port", "80"}, wantErr: true},
 		{name: "stray argument", args: []string{"serve"}, wantErr: true},
+		{name: "bad -ttl", args: []string{"-ttl", "10"}, wantErr: true},
+		{name: "bad -refresh", args: []string{"-refresh=maybe"}, wantErr: true},
+		{name: "bad CHATWIDGET_TTL", env: map[string]string{"CHATWIDGET_TTL": "ten minutes"}, wantErr: true},
+		{name: "bad CHATWIDGET_REFRESH", env: map[string]string{"CHATWIDGET_REFRESH": "yes please"}, wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -794,6 +802,8 @@ func TestNewAppErrors(t *testing.T) {
 		{"short session key", appConfig{WidgetID: "w", Key: key, SessionKey: []byte("short")}},
 		{"bad widget ID", appConfig{WidgetID: "no spaces", Key: key}},
 		{"no key", appConfig{WidgetID: "w"}},
+		{"TTL under a second", appConfig{WidgetID: "w", Key: key, TTL: 500 * time.Millisecond, Refresh: true}},
+		{"negative vendor skew", appConfig{WidgetID: "w", Key: key, SimOptions: []widgetsim.Option{widgetsim.WithSkew(-time.Second)}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,6 +14,9 @@
 //	-key     RSA private key PEM file (CHATWIDGET_KEY, default: a throwaway
 //	         2048-bit key generated at start)
 //	-widget  widget ID (CHATWIDGET_WIDGET, default demo-widget)
+//	-ttl     how long each token is valid (CHATWIDGET_TTL, default 10m)
+//	-refresh whether logged-in pages keep their token fresh from
+//	         /chatwidget/token (CHATWIDGET_REFRESH, default true)
 //
 // CHATWIDGET_SESSION_KEY (at least 32 characters) keeps sessions valid across
 // restarts; without it each start signs session cookies with a new random key.
@@ -27,7 +30,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
+
+	"github.com/chatwidget/chatwidget"
 )
 
 // main runs the demo and exits non-zero when it cannot start.
@@ -43,10 +49,12 @@ func main() {
 
 // config is what the command line and the environment ask for.
 type config struct {
-	Addr       string // -addr, CHATWIDGET_ADDR
-	KeyFile    string // -key, CHATWIDGET_KEY; empty: a throwaway key
-	WidgetID   string // -widget, CHATWIDGET_WIDGET
-	SessionKey string // CHATWIDGET_SESSION_KEY; empty: a random key
+	Addr       string        // -addr, CHATWIDGET_ADDR
+	KeyFile    string        // -key, CHATWIDGET_KEY; empty: a throwaway key
+	WidgetID   string        // -widget, CHATWIDGET_WIDGET
+	SessionKey string        // CHATWIDGET_SESSION_KEY; empty: a random key
+	TTL        time.Duration // -ttl, CHATWIDGET_TTL
+	Refresh    bool          // -refresh, CHATWIDGET_REFRESH
 }
 
 // parseConfig reads the flags in args, falling back on getenv for each flag
@@ -62,6 +70,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		"RSA private key PEM `file` (env CHATWIDGET_KEY); empty: a throwaway 2048-bit key")
 	fs.StringVar(&c.WidgetID, "widget", envOr(getenv, "CHATWIDGET_WIDGET", "demo-widget"),
 		"widget `ID` from the vendor's settings (env CHATWIDGET_WIDGET)")
+	ttl, ttlErr := envDuration(getenv, "CHATWIDGET_TTL", chatwidget.DefaultTTL)
+	fs.DurationVar(&c.TTL, "ttl", ttl,
+		"how long each token is valid, 1s to 24h (env CHATWIDGET_TTL)")
+	refresh, refreshErr := envBool(getenv, "CHATWIDGET_REFRESH", true)
+	fs.BoolVar(&c.Refresh, "refresh", refresh,
+		"keep the token of open tabs fresh from "+tokenPath+"; -refresh=false to turn off (env CHATWIDGET_REFRESH)")
+	if err := errors.Join(ttlErr, refreshErr); err != nil {
+		return config{}, err
+	}
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -80,6 +97,34 @@ func envOr(getenv func(string) string, name, def string) string {
 	return def
 }
 
+// envDuration returns the duration in the environment variable name, or def
+// when it is empty.
+func envDuration(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q is not a duration; write one like 10m or 90s", name, v)
+	}
+	return d, nil
+}
+
+// envBool returns the boolean in the environment variable name, or def when
+// it is empty.
+func envBool(getenv func(string) string, name string, def bool) (bool, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q is not a boolean; write true or false", name, v)
+	}
+	return b, nil
+}
+
 // run parses the configuration, builds the app, prints where it listens and
 // the public key to paste into the vendor's settings, and serves.
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -91,7 +136,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	s, err := newApp(appConfig{WidgetID: cfg.WidgetID, Key: key, SessionKey: []byte(cfg.SessionKey)})
+	s, err := newApp(appConfig{
+		WidgetID: cfg.WidgetID, Key: key, SessionKey: []byte(cfg.SessionKey),
+		TTL: cfg.TTL, Refresh: cfg.Refresh,
+	})
 	if err != nil {
 		return err
 	}

@@ -425,7 +425,7 @@ func TestEventsArriveOneByOne(t *testing.T) {
 // their script from a file, with the CSP nonce (isPage checks its value).
 func TestHomeListsLeftAlone(t *testing.T) {
 	wants := []string{
-		`href="/api/me"`, `href="/image.png"`, `href="/download"`, `href="/events"`,
+		`href="/api/me"`, `href="/chatwidget/token"`, `href="/image.png"`, `href="/download"`, `href="/events"`,
 		`href="/fragment"`, `href="/stream"`,
 		`data-fragment="plain"`, `data-fragment="htmx"`, `data-fragment="turbo"`,
 		`id="left-alone-events"`, `id="left-alone-output"`,

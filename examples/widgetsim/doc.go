@@ -48,7 +48,9 @@
 //     for the token and posts it to verify. On success it stores the claims
 //     in localStorage under "chatwidget:{widgetID}:visitor" and shows them
 //     ("verified"); on failure it forgets the stored visitor and shows
-//     <p id="cw-error">Identity rejected: {reason}</p> ("error").
+//     <p id="cw-error">Identity rejected: {reason}</p> ("error"), and, when
+//     the reason is "token expired", calls the page's
+//     window.chatWidgetTokenExpired ([ExpiredHook]) if it is a function.
 //   - Else, if window.chatWidgetAnonymous is true, it forgets the stored
 //     visitor and shows the anonymous form ("anonymous").
 //   - Else, if a visitor is stored, it shows that visitor ("remembered"):
@@ -60,4 +62,36 @@
 // <input id="cw-email"> and a <dl id="cw-fields"> with one <dt>/<dd> pair per
 // custom claim, sorted by label. The widget uses DOM APIs, textContent and
 // element.style only, so it runs under a strict nonce-based CSP.
+//
+// # Expiry and fresh tokens
+//
+// As a real vendor's widget does, it keeps the token it verified last and its
+// exp, and asks the verify endpoint again once exp and the Sim's leeway
+// ([WithSkew]) have passed, by 250ms: a token nobody replaced then gets
+// "error" with "Identity rejected: token expired", and the page's
+// [ExpiredHook] is called (with no arguments, from a timer of its own). The
+// panel's data-tokens attribute counts the distinct tokens verified so far.
+//
+// The page talks to the widget through window.ChatWidgetSim, whose functions
+// may be called detached:
+//
+//   - ChatWidgetSim.setToken(token) ([UpdateHook]) verifies token; if the
+//     Sim accepts it, the widget shows and stores its visitor, stays
+//     "verified" and checks the new token at its exp; if not, it shows the
+//     error as above. Of several tokens handed over before the Sim answers,
+//     the last counts.
+//   - ChatWidgetSim.logout() ([LogoutHook]) drops the token, forgets the
+//     stored visitor and shows the anonymous form ("anonymous"). An answer
+//     of the Sim still on its way no longer counts.
+//
+// These are the names chatwidget's refresh script needs ([RefreshConfig]):
+//
+//	mw, err := chatwidget.New("demo", key, resolver,
+//		chatwidget.WithTTL(5*time.Minute),
+//		chatwidget.WithEmbedTemplate(widgetsim.EmbedTemplate(widgetsim.DefaultPrefix)),
+//		chatwidget.WithCustomerDataTemplate(widgetsim.CustomerDataTemplate()),
+//		chatwidget.WithAnonymousTemplate(widgetsim.AnonymousTemplate()),
+//		chatwidget.WithRefresh(widgetsim.RefreshConfig("/chatwidget/token")))
+//	// …
+//	mux.Handle("/chatwidget/token", mw.TokenHandler())
 package widgetsim

@@ -21,9 +21,11 @@ var widgetIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 
 // widgetConfig is what the widget learns from the server, JSON-encoded.
 type widgetConfig struct {
-	Widget string `json:"widget"` // the widget ID
-	Prefix string `json:"prefix"` // the Sim's prefix
-	Verify string `json:"verify"` // the URL path of the verify endpoint
+	Widget      string `json:"widget"`      // the widget ID
+	Prefix      string `json:"prefix"`      // the Sim's prefix
+	Verify      string `json:"verify"`      // the URL path of the verify endpoint
+	Skew        int64  `json:"skew"`        // the Sim's leeway, in milliseconds
+	ExpiredHook string `json:"expiredHook"` // the page's function to call on an expired token
 }
 
 // EmbedTemplate returns the vendor's embed code for a Sim mounted at prefix,
@@ -83,8 +85,11 @@ func (s *Sim) serveEmbed(w http.ResponseWriter, r *http.Request, file string) {
 		http.Error(w, "method not allowed; use GET", http.StatusMethodNotAllowed)
 		return
 	}
-	cfg, err := json.Marshal(widgetConfig{Widget: id, Prefix: s.prefix, Verify: s.prefix + "verify"})
-	if err != nil { // cannot happen: three strings
+	cfg, err := json.Marshal(widgetConfig{
+		Widget: id, Prefix: s.prefix, Verify: s.prefix + "verify",
+		Skew: s.skew.Milliseconds(), ExpiredHook: ExpiredHook,
+	})
+	if err != nil { // cannot happen: strings and a number
 		http.Error(w, "cannot encode the widget configuration", http.StatusInternalServerError)
 		return
 	}

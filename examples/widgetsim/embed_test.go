@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // forbiddenJS are what the widget must never use: HTML parsing, code from
@@ -26,7 +27,7 @@ func TestEmbed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	custom, err := New(pub, WithPrefix("/vendor/chat/"))
+	custom, err := New(pub, WithPrefix("/vendor/chat/"), WithSkew(1500*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,11 +40,11 @@ func TestEmbed(t *testing.T) {
 		wantCfg  string // the configuration the script carries, for 200
 	}{
 		{"widget", def, http.MethodGet, "/widgetsim/embed/demo-widget.js", http.StatusOK,
-			`{"widget":"demo-widget","prefix":"/widgetsim/","verify":"/widgetsim/verify"}`},
+			`{"widget":"demo-widget","prefix":"/widgetsim/","verify":"/widgetsim/verify","skew":30000,"expiredHook":"chatWidgetTokenExpired"}`},
 		{"longest ID", def, http.MethodGet, "/widgetsim/embed/" + strings.Repeat("A", 128) + ".js", http.StatusOK,
-			`{"widget":"` + strings.Repeat("A", 128) + `","prefix":"/widgetsim/","verify":"/widgetsim/verify"}`},
+			`{"widget":"` + strings.Repeat("A", 128) + `","prefix":"/widgetsim/","verify":"/widgetsim/verify","skew":30000,"expiredHook":"chatWidgetTokenExpired"}`},
 		{"custom prefix", custom, http.MethodGet, "/vendor/chat/embed/Z_9-z.js", http.StatusOK,
-			`{"widget":"Z_9-z","prefix":"/vendor/chat/","verify":"/vendor/chat/verify"}`},
+			`{"widget":"Z_9-z","prefix":"/vendor/chat/","verify":"/vendor/chat/verify","skew":1500,"expiredHook":"chatWidgetTokenExpired"}`},
 		{"HEAD", def, http.MethodHead, "/widgetsim/embed/demo-widget.js", http.StatusOK, ""},
 		{"dot dot", def, http.MethodGet, "/widgetsim/embed/../x.js", http.StatusNotFound, ""},
 		{"escaped dot dot", def, http.MethodGet, "/widgetsim/embed/..%2Fx.js", http.StatusNotFound, ""},

@@ -31,8 +31,9 @@ func WithPrefix(p string) Option {
 
 // WithSkew sets how far the clocks of the site and the vendor may disagree:
 // a token expired by less than d, or issued less than d in the future, is
-// accepted (the jwt leeway). It must not be negative. Default: [DefaultSkew]
-// (30s).
+// accepted (the jwt leeway); the widget checks its token again once the
+// token's exp and d have passed. It must not be negative. Default:
+// [DefaultSkew] (30s).
 func WithSkew(d time.Duration) Option {
 	return func(s *Sim) { s.skew = d }
 }

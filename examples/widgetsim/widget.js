@@ -4,14 +4,19 @@
 //
 //   (function (config) {
 //   <this file>
-//   })({"widget":"<widget ID>","prefix":"/widgetsim/","verify":"/widgetsim/verify"});
+//   })({"widget":"<widget ID>","prefix":"/widgetsim/","verify":"/widgetsim/verify",
+//       "skew":30000,"expiredHook":"chatWidgetTokenExpired"});
 //
 // with the configuration JSON-encoded, so no value reaches the source
 // unescaped.
 //
 // It adds a panel <section id="cw-panel"> to the page and, once its content
 // is in place, sets data-state to "verified", "remembered", "anonymous" or
-// "error". It builds every node with DOM APIs, puts every value in with
+// "error". Like a real vendor's widget it keeps the token it verified and
+// asks the vendor again once the token's exp (plus the vendor's leeway) has
+// passed; window.ChatWidgetSim.setToken and .logout let the site hand it a
+// fresh token or tell it that nobody is logged in any more. It builds every
+// node with DOM APIs, puts every value in with
 // textContent or an input's value, and styles with element.style only: it
 // never parses HTML or code from a string and adds no inline event or style
 // attribute, so a name like <img onerror=…> stays text and the widget runs
@@ -23,6 +28,30 @@ var storageKey = "chatwidget:" + config.widget + ":visitor";
 
 // standardClaims are the claims that are not custom fields.
 var standardClaims = ["name", "isLoggedIn", "email", "iat", "exp", "nbf", "iss", "aud", "sub", "jti"];
+
+// reasonExpired is the reason the vendor gives for a token past its exp.
+var reasonExpired = "token expired";
+
+// expiryMargin is how long, in milliseconds, after a token's exp and the
+// vendor's leeway (config.skew) the widget asks the vendor about it again.
+var expiryMargin = 250;
+
+// maxDelay is the longest delay setTimeout honours; it runs a callback with
+// a longer one at once.
+var maxDelay = 0x7fffffff;
+
+// maxRetry bounds the wait between checks of a token that the vendor still
+// accepts after the widget expected it to expire (clocks that disagree).
+var maxRetry = 60000;
+
+// The widget's state, shared by the page's calls and the timers.
+var panel = null; // the panel, made by start or by the first API call
+var current = null; // {token, exp}: the token verified last, while it holds
+var expiryTimer = 0; // the check of current at its expiry
+var retryDelay = 1000; // the next wait when the vendor still accepts current
+var checks = 0; // numbers each check; only the latest one's answer counts
+var tokensSeen = {}; // every token verified, as keys
+var tokenCount = 0; // how many keys tokensSeen has
 
 // el returns a new element named tag holding text, if any.
 function el(tag, text) {
@@ -84,7 +113,7 @@ function forgetVisitor() {
 
 // newPanel adds the widget's fixed-position panel, in state "loading".
 function newPanel() {
-  var panel = style(el("section"), {
+  var p = style(el("section"), {
     position: "fixed",
     right: "1em",
     bottom: "1em",
@@ -98,29 +127,39 @@ function newPanel() {
     boxShadow: "0 2px 8px rgba(0,0,0,.25)",
     font: "14px/1.4 system-ui, sans-serif"
   });
-  panel.id = "cw-panel";
-  panel.setAttribute("data-state", "loading");
-  panel.setAttribute("aria-label", "Chat");
-  document.body.appendChild(panel);
+  p.id = "cw-panel";
+  p.setAttribute("data-tokens", "0");
+  p.setAttribute("data-state", "loading");
+  p.setAttribute("aria-label", "Chat");
+  document.body.appendChild(p);
+  return p;
+}
+
+// thePanel returns the panel, made on first use.
+function thePanel() {
+  if (panel === null) {
+    panel = newPanel();
+  }
   return panel;
 }
 
 // render replaces the panel's content with the nodes and then, last, sets
 // its state, so that a test waiting for the state finds the content.
-function render(panel, state, nodes) {
-  while (panel.firstChild) {
-    panel.removeChild(panel.firstChild);
+function render(state, nodes) {
+  var p = thePanel();
+  while (p.firstChild) {
+    p.removeChild(p.firstChild);
   }
   var title = style(el("p", "Chat \u00b7 " + config.widget + " (widgetsim)"), {
     margin: "0 0 0.5em",
     color: "#2b6cb0",
     fontWeight: "bold"
   });
-  panel.appendChild(title);
+  p.appendChild(title);
   nodes.forEach(function (n) {
-    panel.appendChild(n);
+    p.appendChild(n);
   });
-  panel.setAttribute("data-state", state);
+  p.setAttribute("data-state", state);
 }
 
 // visitorNodes returns the elements that show the visitor the claims
@@ -180,15 +219,21 @@ function anonymousNodes() {
 
 // showError forgets the remembered visitor and shows why the identity was
 // rejected, and no identity at all.
-function showError(panel, reason) {
+function showError(reason) {
   forgetVisitor();
   var p = style(el("p", "Identity rejected: " + reason), { margin: "0", color: "#c53030" });
   p.id = "cw-error";
-  render(panel, "error", [p]);
+  render("error", [p]);
 }
 
-// verify posts token to the verify endpoint and calls back with the claims
-// or the reason the token was rejected.
+// errorText returns what an exception says.
+function errorText(e) {
+  return String(e && e.message ? e.message : e);
+}
+
+// verify posts token to the verify endpoint and calls back, once, with the
+// claims or the reason the token was rejected. An exception thrown by done
+// is not taken for a failed request: it reaches the console.
 function verify(token, done) {
   fetch(config.verify, {
     method: "POST",
@@ -207,22 +252,124 @@ function verify(token, done) {
         }
       );
     })
-    .then(function (r) {
-      if (r.body && r.body.ok === true && r.body.claims && typeof r.body.claims === "object") {
-        done(r.body.claims, "");
-      } else if (r.body && typeof r.body.error === "string" && r.body.error !== "") {
-        done(null, r.body.error);
-      } else {
-        done(null, "verify answered HTTP " + r.status);
+    .then(
+      function (r) {
+        if (r.body && r.body.ok === true && r.body.claims && typeof r.body.claims === "object") {
+          return { claims: r.body.claims, reason: "" };
+        }
+        if (r.body && typeof r.body.error === "string" && r.body.error !== "") {
+          return { claims: null, reason: r.body.error };
+        }
+        return { claims: null, reason: "verify answered HTTP " + r.status };
+      },
+      function (e) {
+        return { claims: null, reason: "verify request failed: " + errorText(e) };
       }
-    })
-    .catch(function (e) {
-      done(null, "verify request failed: " + String(e && e.message ? e.message : e));
+    )
+    .then(function (out) {
+      done(out.claims, out.reason);
     });
 }
 
+// check verifies token and shows the outcome, unless a later check or a
+// logout has begun before the vendor answers.
+function check(token) {
+  var n = ++checks;
+  verify(token, function (claims, reason) {
+    if (n !== checks) {
+      return; // superseded
+    }
+    if (claims === null) {
+      reject(reason);
+      return;
+    }
+    accept(token, claims);
+  });
+}
+
+// accept keeps token, shows the visitor its claims describe, remembers them
+// and sets the check of the token at its expiry.
+function accept(token, claims) {
+  if (current === null || current.token !== token) {
+    retryDelay = 1000;
+  }
+  if (!Object.prototype.hasOwnProperty.call(tokensSeen, token)) {
+    tokensSeen[token] = true;
+    tokenCount++;
+  }
+  current = { token: token, exp: Number(claims.exp) };
+  storeVisitor(claims);
+  thePanel().setAttribute("data-tokens", String(tokenCount));
+  render("verified", visitorNodes(claims));
+  armExpiry();
+}
+
+// reject drops the token, shows why the vendor rejected it and, when it has
+// expired, asks the page for a fresh one through the hook it may define.
+function reject(reason) {
+  current = null;
+  clearTimeout(expiryTimer);
+  showError(reason);
+  if (reason === reasonExpired) {
+    callExpiredHook();
+  }
+}
+
+// callExpiredHook calls window[config.expiredHook] when the page defines it
+// as a function, from a timer of its own, so that what it throws reaches the
+// console and nothing else.
+function callExpiredHook() {
+  var name = config.expiredHook;
+  if (typeof name !== "string" || name === "" || typeof window[name] !== "function") {
+    return;
+  }
+  setTimeout(function () {
+    window[name]();
+  }, 0);
+}
+
+// armExpiry sets the check of the current token for when the vendor will
+// reject it: expiryMargin after its exp and the vendor's leeway. When that
+// time has passed already (the vendor still accepted it), it checks again
+// later, waiting twice as long each time up to maxRetry.
+function armExpiry() {
+  clearTimeout(expiryTimer);
+  if (current === null || !isFinite(current.exp)) {
+    return; // no token, or one without exp: nothing will expire
+  }
+  var delay = current.exp * 1000 + (Number(config.skew) || 0) + expiryMargin - Date.now();
+  if (delay <= 0) {
+    delay = retryDelay;
+    retryDelay = Math.min(retryDelay * 2, maxRetry);
+  }
+  expiryTimer = setTimeout(function () {
+    if (current !== null) {
+      check(current.token);
+    }
+  }, Math.min(delay, maxDelay));
+}
+
+// setToken is the site's way to hand the widget a fresh token, for instance
+// from chatwidget's refresh script: the widget verifies it and, if the vendor
+// accepts it, shows its visitor and keeps it in place of the old one.
+function setToken(token) {
+  thePanel();
+  check(String(token));
+}
+
+// logout is the site's way to say that nobody is logged in any more: the
+// widget drops its token, forgets the visitor and shows the anonymous form.
+// An answer of the vendor still on its way no longer counts.
+function logout() {
+  checks++;
+  current = null;
+  clearTimeout(expiryTimer);
+  forgetVisitor();
+  render("anonymous", anonymousNodes());
+}
+
 // identify asks the page for the token, verifies it and shows the outcome.
-function identify(panel) {
+function identify() {
   var called = false;
   try {
     window.chatWidgetCustomerData(function (token) {
@@ -230,42 +377,39 @@ function identify(panel) {
         return; // only the first token counts
       }
       called = true;
-      verify(String(token), function (claims, reason) {
-        if (claims === null) {
-          showError(panel, reason);
-          return;
-        }
-        storeVisitor(claims);
-        render(panel, "verified", visitorNodes(claims));
-      });
+      check(String(token));
     });
   } catch (e) {
     if (!called) {
       called = true;
-      showError(panel, "customer data function failed: " + String(e && e.message ? e.message : e));
+      showError("customer data function failed: " + errorText(e));
     }
   }
 }
 
 // start builds the panel and fills it according to what the page says.
 function start() {
-  var panel = newPanel();
+  thePanel();
   if (typeof window.chatWidgetCustomerData === "function") {
-    identify(panel);
+    identify();
     return;
   }
   if (window.chatWidgetAnonymous === true) {
     forgetVisitor(); // the site says nobody is logged in now
-    render(panel, "anonymous", anonymousNodes());
+    render("anonymous", anonymousNodes());
     return;
   }
   var remembered = loadVisitor();
   if (remembered !== null) {
-    render(panel, "remembered", visitorNodes(remembered));
+    render("remembered", visitorNodes(remembered));
     return;
   }
-  render(panel, "anonymous", anonymousNodes());
+  render("anonymous", anonymousNodes());
 }
+
+// The site's handle on the widget; its functions do not use this, so the
+// site may call them detached.
+window.ChatWidgetSim = { setToken: setToken, logout: logout };
 
 // A deferred script runs once the document is parsed, before
 // DOMContentLoaded; an async one may run after it.
