@@ -22,6 +22,7 @@ type Middleware struct {
 	refresh      snippetTemplate // nil unless WithRefresh
 	mobile       string          // the mobile URL template; "" unless WithMobileURLTemplate
 	widgetID     string
+	maxFields    int
 	anonymous    bool
 	nonce        func(*http.Request) string
 	skip         func(*http.Request) bool
@@ -73,6 +74,7 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 		refresh:      refresh,
 		mobile:       c.mobile,
 		widgetID:     widgetID,
+		maxFields:    c.maxFields,
 		anonymous:    c.anonymousWidget,
 		nonce:        c.nonce,
 		skip:         c.skip,
@@ -144,6 +146,12 @@ func (m *Middleware) Token(v *Visitor) (string, time.Time, error) {
 
 // checkedToken signs v and checks that the token is inert in HTML.
 func (m *Middleware) checkedToken(v *Visitor) (signed, error) {
+	if n := fieldsSize(v.Fields); n > m.maxFields {
+		m.logger.Warn("chatwidget: custom fields dropped: too large for a token; keep them under the limit of WithMaxFieldsSize", "bytes", n, "limit", m.maxFields)
+		trimmed := *v
+		trimmed.Fields = nil
+		v = &trimmed
+	}
 	t, err := m.signer.token(v)
 	if err == nil && !validToken(t.token) {
 		err = errors.New("chatwidget: signed token is not a compact JWS")

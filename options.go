@@ -34,10 +34,15 @@ type config struct {
 	kidSet          bool
 	published       []crypto.PublicKey
 	refresh         *Refresh
+	maxFields       int
 	mobile          string
 
 	errs []error // option-level errors, reported by validate
 }
+
+// DefaultMaxFieldsSize is the most bytes of custom fields a token carries
+// when [WithMaxFieldsSize] is not given.
+const DefaultMaxFieldsSize = 8 << 10
 
 // DefaultTTL is how long a token stays valid when [WithTTL] is not given.
 const DefaultTTL = 10 * time.Minute
@@ -60,6 +65,7 @@ func defaultConfig() config {
 		cacheSize:       DefaultCacheSize,
 		now:             time.Now,
 		alg:             RS256,
+		maxFields:       DefaultMaxFieldsSize,
 	}
 }
 
@@ -151,6 +157,15 @@ func WithTokenCacheSize(n int) Option {
 	return func(c *config) { c.cacheSize = n }
 }
 
+// WithMaxFieldsSize sets the most bytes of custom fields (labels and values,
+// as their text) a token may carry. A visitor whose fields are larger gets a
+// token without any custom field, and a log record: a token travels in every
+// page and URL, and a resolver gone wrong must not make each page megabytes
+// larger. Default: [DefaultMaxFieldsSize] (8 KiB).
+func WithMaxFieldsSize(n int) Option {
+	return func(c *config) { c.maxFields = n }
+}
+
 // WithAlgorithm sets the JWS algorithm of the tokens: [RS256] (the default,
 // what the vendor expects), or [PS256] or [ES256] for vendors that accept
 // them. RS256 and PS256 need an RSA key of at least 2048 bits; ES256 needs a
@@ -189,6 +204,9 @@ func (c *config) validate(widgetID string) error {
 	}
 	if c.ttl < time.Second || c.ttl > maxTTL {
 		errs = append(errs, fmt.Errorf("chatwidget: TTL %v is out of range; use WithTTL with a duration between 1s and 24h (minutes are typical)", c.ttl))
+	}
+	if c.maxFields < 0 {
+		errs = append(errs, fmt.Errorf("chatwidget: custom fields size limit %d is negative; use WithMaxFieldsSize(0) to send no custom fields", c.maxFields))
 	}
 	if c.cacheSize < 0 {
 		errs = append(errs, fmt.Errorf("chatwidget: token cache size %d is negative; use WithTokenCacheSize(0) to turn the cache off", c.cacheSize))

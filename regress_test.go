@@ -176,3 +176,26 @@ func TestXHTML(t *testing.T) {
 		}
 	}
 }
+
+// TestFieldsSizeLimit checks that a resolver returning a megabyte of custom
+// data gets a token without custom fields, and a log record.
+func TestFieldsSizeLimit(t *testing.T) {
+	logs := &logBuffer{}
+	big := &Visitor{Name: "Alice", Fields: map[string]any{"Notes": strings.Repeat("x", 1<<20), "Plan": "Pro"}}
+	m := newTest(t, fixed(big), logs)
+	rec := serve(m.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil))
+	if rec.Body.Len() > len(page)+2048 {
+		t.Fatalf("page grew by %d bytes", rec.Body.Len()-len(page))
+	}
+	claims := parseToken(t, tokenIn(t, rec.Body.String()))
+	if claims["name"] != "Alice" || claims["Plan"] != nil || claims["Notes"] != nil {
+		t.Errorf("claims = %v, want Alice without custom fields", claims)
+	}
+	if !strings.Contains(logs.String(), "custom fields dropped: too large") {
+		t.Errorf("log = %q", logs)
+	}
+	small := newTest(t, fixed(&Visitor{Name: "A", Fields: map[string]any{"Plan": "Pro"}}), nil, WithMaxFieldsSize(4))
+	if tok, _, _ := small.Token(&Visitor{Name: "A", Fields: map[string]any{"Plan": "Pro"}}); parseToken(t, tok)["Plan"] != nil {
+		t.Errorf("WithMaxFieldsSize(4) kept a 7-byte field")
+	}
+}

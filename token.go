@@ -163,6 +163,24 @@ func (s *signer) fieldOK(k string, val any) bool {
 	return true
 }
 
+// fieldsSize is about how many bytes fields take in a token: each label and
+// the text of each value.
+func fieldsSize(fields map[string]any) int {
+	n := 0
+	for k, v := range fields {
+		n += len(k)
+		switch v := v.(type) {
+		case string:
+			n += len(v)
+		case json.Number:
+			n += len(v)
+		default:
+			n += 8
+		}
+	}
+	return n
+}
+
 func validFieldValue(val any) bool {
 	switch v := val.(type) {
 	case string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
