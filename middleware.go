@@ -98,6 +98,9 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 // leaves every other response byte for byte alone. It never turns a good page
 // into an error: a resolver that fails or panics, or a token that cannot be
 // signed, gives the anonymous widget and a log record.
+//
+// The handler gets a ResponseWriter that, as net/http's own, must not be used
+// after it returns: the middleware reuses it for later requests.
 func (m *Middleware) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { m.serve(w, r, next) })
 }
@@ -112,8 +115,10 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	cw := newResponseWriter(w, r, m)
 	next.ServeHTTP(cw.wrap(), r)
 	// Not deferred: after a panic the response is abandoned (net/http
-	// resets the connection), and writing the widget would hide that.
+	// resets the connection), and writing the widget would hide that; the
+	// writer is then left to the garbage collector, not the pool.
 	cw.finish()
+	cw.release()
 }
 
 // Snippet returns the widget's HTML for the visitor of r, to place in a
@@ -224,10 +229,10 @@ func (m *Middleware) SnippetFor(v *Visitor) (template.HTML, error) {
 // start a second widget inside the first.
 func loadedAsDocument(r *http.Request) bool {
 	h := r.Header
-	if d := h.Get("Sec-Fetch-Dest"); d != "" && d != "document" {
+	if d := header(h, "Sec-Fetch-Dest"); d != "" && d != "document" {
 		return false
 	}
-	return h.Get("Hx-Request") == "" && h.Get("Turbo-Frame") == ""
+	return header(h, "Hx-Request") == "" && header(h, "Turbo-Frame") == ""
 }
 
 // resolve asks the resolver who the visitor of r is. A failure is logged and
