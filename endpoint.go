@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // tokenResponse is the JSON body of [Middleware.TokenHandler].
@@ -80,7 +81,20 @@ func sameOrigin(r *http.Request) bool {
 		return true
 	}
 	u, err := url.Parse(origin)
-	return err == nil && u.Host == r.Host
+	if err != nil || u.Host == "" { // includes "null", a sandboxed or opaque origin
+		return false
+	}
+	return strings.EqualFold(withoutDefaultPort(u.Host), withoutDefaultPort(r.Host))
+}
+
+// withoutDefaultPort drops :80 and :443 from a host, so that an Origin and
+// a Host header written with and without them compare equal.
+func withoutDefaultPort(host string) string {
+	if h, ok := strings.CutSuffix(host, ":443"); ok {
+		return h
+	}
+	h, _ := strings.CutSuffix(host, ":80")
+	return h
 }
 
 // writeJSON writes v as the JSON body of a response with status code.

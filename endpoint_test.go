@@ -32,6 +32,8 @@ func TestTokenHandler(t *testing.T) {
 		{"cross-site", fixed(alice), "GET", []string{"Sec-Fetch-Site", "cross-site"}, 403, false, "cross-origin request refused"},
 		{"same-site subdomain", fixed(alice), "GET", []string{"Sec-Fetch-Site", "same-site"}, 403, false, "cross-origin"},
 		{"other Origin", fixed(alice), "GET", []string{"Origin", "https://evil.example"}, 403, false, "cross-origin"},
+		{"null Origin", fixed(alice), "GET", []string{"Origin", "null"}, 403, false, "cross-origin"},
+		{"Origin with the default port", fixed(alice), "GET", []string{"Origin", "http://example.com:80"}, 200, true, ""},
 		{"POST", fixed(alice), "POST", nil, 405, false, "method not allowed"},
 		{"HEAD", fixed(alice), "HEAD", nil, 200, false, ""},
 		{"OPTIONS", fixed(alice), "OPTIONS", []string{"Origin", "https://evil.example"}, 204, false, ""},
@@ -169,6 +171,11 @@ func TestRefreshScript(t *testing.T) {
 	if s[2].attrs["nonce"] != "abc" {
 		t.Errorf("refresh script nonce = %q", s[2].attrs["nonce"])
 	}
+	hidden := newTest(t, fixed(alice), nil, WithRefresh(Refresh{Endpoint: "/t", Update: "Vendor.JWT_TOKEN"}))
+	tok, _, _ := hidden.Token(alice)
+	if body := serve(hidden.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil)).Body.String(); strings.Count(body, tok) != 1 {
+		t.Errorf("a placeholder in the refresh config was filled in: %s", body)
+	}
 	anon := newTest(t, fixed(nil), nil, WithRefresh(r))
 	if body := serve(anon.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil)).Body.String(); strings.Contains(body, "fetch(") {
 		t.Errorf("anonymous page carries the refresh script: %s", body)
@@ -179,6 +186,8 @@ func TestRefreshScript(t *testing.T) {
 		{Endpoint: "/t", Update: "a);alert(1)//"},
 		{Endpoint: "/t", Update: "a", ExpiredHook: "x.y"},
 		{Endpoint: "/t", Update: "a", Before: time.Hour},
+		{Endpoint: "/\\evil.example/t", Update: "a"},
+		{Endpoint: "/\t/evil.example/t", Update: "a"},
 	} {
 		if _, err := New("w", KeyPEM(testKeyPEM(t)), fixed(nil), WithRefresh(bad)); err == nil || !strings.Contains(err.Error(), "refresh") {
 			t.Errorf("WithRefresh(%+v) = %v, want a refresh error", bad, err)

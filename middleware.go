@@ -161,6 +161,7 @@ func (m *Middleware) checkedToken(v *Visitor) (signed, error) {
 	if err == nil && !validToken(t.token) {
 		err = errors.New("chatwidget: signed token is not a compact JWS")
 	}
+	t.now = m.signer.now().Unix()
 	return t, err
 }
 

@@ -96,7 +96,7 @@ func TestLoggedInPage(t *testing.T) {
 	if got := h2.Get("Cache-Control"); got != "private, max-age=300" {
 		t.Errorf("Cache-Control = %q, want %q (max-age clamped to the token's 5m)", got, "private, max-age=300")
 	}
-	if got := h2.Values("Vary"); fmt.Sprint(got) != "[Sec-Fetch-Dest, Hx-Request, Turbo-Frame Cookie]" {
+	if got := h2.Values("Vary"); fmt.Sprint(got) != "[Sec-Fetch-Dest, Hx-Request, Turbo-Frame, Cookie]" {
 		t.Errorf("Vary = %q, want the fetch metadata and Cookie", got)
 	}
 	for _, k := range []string{"Content-Length", "Etag"} {
@@ -782,6 +782,8 @@ func TestMakePrivate(t *testing.T) {
 		{[]string{"Cache-Control", "PUBLIC,S-MAXAGE=5"}, "private", []string{"Cookie"}, nil},
 		{[]string{"Cache-Control", `private="Set-Cookie", max-age=600`}, "private, max-age=300", []string{"Cookie"}, nil},
 		{[]string{"Cache-Control", "max-age=bogus, proxy-revalidate"}, "private, max-age=300", []string{"Cookie"}, nil},
+		{[]string{"Cache-Control", "max-age=60, stale-while-revalidate=86400, stale-if-error=604800, immutable"}, "private, max-age=60", []string{"Cookie"}, nil},
+		{[]string{"Cache-Control", "max-age=-5"}, "private, max-age=300", []string{"Cookie"}, nil},
 		{[]string{"Cdn-Cache-Control", "max-age=600", "Cloudflare-Cdn-Cache-Control", "max-age=600", "Surrogate-Control", "max-age=600"}, "private", []string{"Cookie"},
 			[]string{"Cdn-Cache-Control", "Cloudflare-Cdn-Cache-Control", "Surrogate-Control"}},
 		{[]string{"Etag", `W/"v1"`, "Last-Modified", "Mon, 02 Jan 2006 15:04:05 GMT", "Expires", "Tue, 03 Jan 2006 15:04:05 GMT"}, "private", []string{"Cookie"},

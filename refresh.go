@@ -49,22 +49,29 @@ func WithRefresh(r Refresh) Option {
 	return func(c *config) { c.refresh = &r }
 }
 
+// endpointPath matches a path with no backslash, control or space
+// character, which URL parsers could read as another host.
+var endpointPath = regexp.MustCompile(`^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$`)
+
 // jsPath matches a dotted path of JavaScript identifiers.
 var jsPath = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$`)
 
 // refreshScript is the refresh script. CONFIG is replaced by JSON at
-// construction; JWT_EXP by the token's exp at request time. It calls the
+// construction; JWT_EXP by the token's exp and JWT_NOW by the server's clock
+// at request time, so that the script times itself by the server's clock
+// whatever the browser's says. Failures back off from 1 s to 5 minutes. It calls the
 // vendor's functions as methods of their objects, never lets a vendor's
 // error stop it, retries on a failed or non-2xx fetch (only an answer
 // {"loggedIn":false} means logged out), and moves on to a new token only
 // once the vendor took it; asked by the widget (ExpiredHook), it hands over
 // the newest token even if it is the one it has.
-const refreshScript = `<script>(function(){var c=CONFIG,exp=JWT_EXP*1000,timer=0,busy=false;` +
+const refreshScript = `<script>(function(){var c=CONFIG,skew=JWT_NOW*1000-Date.now(),exp=JWT_EXP*1000,timer=0,busy=false,fail=0;` +
+	`function now(){return Date.now()+skew}` +
 	`function call(p,a){if(!p)return false;var t=null,o=window,s=p.split(".");for(var i=0;i<s.length&&o!=null;i++){t=o;o=o[s[i]]}` +
 	`if(typeof o!=="function")return false;try{o.call(t,a);return true}catch(e){return false}}` +
 	`function later(ms){clearTimeout(timer);timer=setTimeout(function(){next(false)},ms)}` +
-	`function arm(){later(Math.max(0,exp-c.before-Date.now()))}` +
-	`function retry(){later(Math.min(30000,Math.max(1000,(exp-Date.now())/2)))}` +
+	`function arm(){fail=0;later(Math.max(0,exp-c.before-now()))}` +
+	`function retry(){fail=Math.min(fail?fail*2:1000,300000);later(Math.max(fail,Math.min(30000,(exp-now())/2)))}` +
 	`function next(force){if(busy)return;busy=true;fetch(c.endpoint,{credentials:"same-origin",cache:"no-store",headers:{Accept:"application/json"}})` +
 	`.then(function(r){if(!r.ok)throw new Error("HTTP "+r.status);return r.json()}).then(function(j){busy=false;` +
 	`if(j.loggedIn===false){clearTimeout(timer);call(c.logout);return}` +
@@ -78,7 +85,7 @@ func compileRefresh(r *Refresh, ttl time.Duration) (snippetTemplate, error) {
 		return nil, nil
 	}
 	var errs []error
-	if !strings.HasPrefix(r.Endpoint, "/") || strings.HasPrefix(r.Endpoint, "//") {
+	if !strings.HasPrefix(r.Endpoint, "/") || strings.HasPrefix(r.Endpoint, "//") || !endpointPath.MatchString(r.Endpoint) {
 		errs = append(errs, fmt.Errorf("chatwidget: refresh endpoint %q must be a path on this site, like /chatwidget/token, where TokenHandler is mounted", truncate(r.Endpoint, 40)))
 	}
 	if !jsPath.MatchString(r.Update) {
@@ -107,5 +114,7 @@ func compileRefresh(r *Refresh, ttl time.Duration) (snippetTemplate, error) {
 	if err != nil {
 		return nil, err
 	}
-	return compileTemplate(strings.Replace(refreshScript, "CONFIG", string(cfg), 1), false)
+	// The placeholders are filled at request time: hide any in the config.
+	safe := strings.ReplaceAll(string(cfg), "JWT_", `JWT\u005f`)
+	return compileTemplate(strings.Replace(refreshScript, "CONFIG", safe, 1), false)
 }

@@ -199,3 +199,57 @@ func TestFieldsSizeLimit(t *testing.T) {
 		t.Errorf("WithMaxFieldsSize(4) kept a 7-byte field")
 	}
 }
+
+// TestHeadersWaitForTheDecision checks that neither a Flush nor a late
+// WriteHeader sends the headers while the middleware still holds the page.
+func TestHeadersWaitForTheDecision(t *testing.T) {
+	m := newTest(t, fixed(alice), nil)
+	for name, h := range map[string]http.HandlerFunc{
+		"flush before the document is known": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Header().Set("Cache-Control", "public, max-age=86400")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, "<head><title>x</title></head>")
+			http.NewResponseController(w).Flush()
+			io.WriteString(w, "<body><p>not found</p></body>")
+		},
+		"late WriteHeader": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Header().Set("Cache-Control", "public, max-age=86400")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, "<head><title>x</title></head>")
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, "<body><p>not found</p></body>")
+		},
+	} {
+		srv := httptest.NewServer(m.Handler(h))
+		res, err := http.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		srv.Close()
+		if res.StatusCode != http.StatusNotFound || !strings.HasPrefix(res.Header.Get("Cache-Control"), "private") || !strings.Contains(string(body), "data-chatwidget") {
+			t.Errorf("%s: %d, Cache-Control %q, body %q", name, res.StatusCode, res.Header.Get("Cache-Control"), body)
+		}
+	}
+}
+
+// TestFlushErrorReported checks that ResponseController.Flush reports the
+// inner writer's error through the middleware.
+func TestFlushErrorReported(t *testing.T) {
+	m := newTest(t, fixed(nil), nil)
+	inner := &errFlusher{ResponseRecorder: httptest.NewRecorder()}
+	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: x\n\n")
+		if err := http.NewResponseController(w).Flush(); err == nil {
+			t.Errorf("Flush through the middleware = nil, want the inner writer's error")
+		}
+	})).ServeHTTP(inner, httptest.NewRequest("GET", "/", nil))
+}
+
+type errFlusher struct{ *httptest.ResponseRecorder }
+
+func (e *errFlusher) FlushError() error { return io.ErrClosedPipe }

@@ -25,6 +25,7 @@ const (
 	widgetIDPlaceholder = "WIDGET_ID"
 	tokenPlaceholder    = "JWT_TOKEN"
 	expPlaceholder      = "JWT_EXP" // the token's exp, for the refresh script
+	nowPlaceholder      = "JWT_NOW" // the server's clock, for the refresh script
 )
 
 // slot is what a part of a compiled template adds at request time.
@@ -35,13 +36,14 @@ const (
 	slotNonce      // nonce="…" for a <script> start tag, when there is a nonce
 	slotToken      // the signed token
 	slotExp        // the token's exp, in Unix seconds
+	slotNow        // the server's clock, in Unix seconds
 )
 
 // placeholders are the request-time placeholders of templates.
 var placeholders = []struct {
 	text string
 	slot slot
-}{{tokenPlaceholder, slotToken}, {expPlaceholder, slotExp}}
+}{{tokenPlaceholder, slotToken}, {expPlaceholder, slotExp}, {nowPlaceholder, slotNow}}
 
 // part is a literal followed by a slot.
 type part struct {
@@ -156,6 +158,8 @@ func (t snippetTemplate) appendTo(dst []byte, tok signed, nonce string) []byte {
 			dst = append(dst, tok.token...)
 		case slotExp:
 			dst = strconv.AppendInt(dst, tok.exp, 10)
+		case slotNow:
+			dst = strconv.AppendInt(dst, tok.now, 10)
 		}
 	}
 	return dst

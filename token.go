@@ -73,6 +73,7 @@ func newSigner(key Key, c *config) (*signer, error) {
 type signed struct {
 	token string
 	exp   int64
+	now   int64 // when the token was handed out, for the refresh script
 }
 
 // token returns the signed token for v.
@@ -142,7 +143,7 @@ func (s *signer) sign(v *Visitor, now time.Time) (signed, error) {
 		// The error of a signing method names the method, never the key.
 		return signed{}, fmt.Errorf("chatwidget: sign token: %w", err)
 	}
-	return signed{t, now.Add(s.ttl).Unix()}, nil
+	return signed{token: t, exp: now.Add(s.ttl).Unix()}, nil
 }
 
 // fieldOK reports whether a custom field may go into the claims, logging why
@@ -164,18 +165,34 @@ func (s *signer) fieldOK(k string, val any) bool {
 }
 
 // fieldsSize is about how many bytes fields take in a token: each label and
-// the text of each value.
+// the text of each value, as JSON escapes them.
 func fieldsSize(fields map[string]any) int {
 	n := 0
 	for k, v := range fields {
 		n += len(k)
+		n += escapedLen(k) - len(k)
 		switch v := v.(type) {
 		case string:
-			n += len(v)
+			n += escapedLen(v)
 		case json.Number:
 			n += len(v)
 		default:
 			n += 8
+		}
+	}
+	return n
+}
+
+// escapedLen is the length of s in a JSON string as encoding/json writes it
+// (<, > and & as \u003c and the like).
+func escapedLen(s string) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '<' || c == '>' || c == '&' || c < 0x20:
+			n += 5
+		case c == '"' || c == '\\':
+			n++
 		}
 	}
 	return n

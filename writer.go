@@ -81,6 +81,9 @@ func (cw *responseWriter) writer() *responseWriter { return cw }
 // headers can still change; 1xx informational responses go out at once.
 func (cw *responseWriter) WriteHeader(code int) {
 	switch {
+	case cw.sniffed != nil || (cw.mode == modeInject && cw.inj.pending != nil):
+		// Superfluous: body bytes were written, and net/http would have
+		// sent the status with them; the held headers are not final yet.
 	case cw.mode != modeUndecided:
 		cw.w.WriteHeader(code) // superfluous: net/http logs it
 	case code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols:
@@ -260,7 +263,10 @@ func (cw *responseWriter) fixHeaders(t signed) {
 	if et := header(h, "Etag"); et != "" && !strings.HasPrefix(et, "W/") {
 		h.Del("Etag")
 	}
-	addVary(h, "Sec-Fetch-Dest", "Hx-Request", "Turbo-Frame") // see loadedAsDocument
+	// The page depends on the fetch metadata (see loadedAsDocument) and, anonymous or
+	// not, on who is logged in: a cached anonymous copy must not serve a
+	// visitor who has logged in since.
+	addVary(h, "Sec-Fetch-Dest", "Hx-Request", "Turbo-Frame", "Cookie")
 	if t.token != "" {
 		makePrivate(h, t.exp-cw.m.signer.now().Unix())
 	}
@@ -279,10 +285,11 @@ func makePrivate(h http.Header, maxAge int64) {
 			d = strings.TrimSpace(d)
 			name, val, hasVal := strings.Cut(d, "=")
 			switch strings.ToLower(strings.TrimSpace(name)) {
-			case "", "public", "s-maxage", "private", "proxy-revalidate":
-				continue
+			case "", "public", "s-maxage", "private", "proxy-revalidate",
+				"stale-while-revalidate", "stale-if-error", "immutable":
+				continue // may serve the page past the token's exp
 			case "max-age":
-				if n, err := strconv.ParseInt(strings.Trim(val, `" `), 10, 64); !hasVal || err != nil || n > maxAge {
+				if n, err := strconv.ParseInt(strings.Trim(val, `" `), 10, 64); !hasVal || err != nil || n > maxAge || n < 0 {
 					d = "max-age=" + strconv.FormatInt(max(maxAge, 0), 10)
 				}
 			}
@@ -291,7 +298,7 @@ func makePrivate(h http.Header, maxAge int64) {
 	}
 	h.Set("Cache-Control", strings.Join(kept, ", "))
 	for k := range h {
-		if k == "Surrogate-Control" || strings.HasSuffix(k, "Cdn-Cache-Control") {
+		if lk := strings.ToLower(k); lk == "surrogate-control" || strings.HasSuffix(lk, "cdn-cache-control") {
 			delete(h, k)
 		}
 	}
@@ -346,7 +353,7 @@ func (cw *responseWriter) finish() {
 }
 
 // flush sends what is decided and written so far to the client.
-func (cw *responseWriter) flush() {
+func (cw *responseWriter) flush() error {
 	if cw.mode == modeUndecided {
 		head := cw.sniffed
 		if head == nil && cw.needsSniff() {
@@ -357,15 +364,20 @@ func (cw *responseWriter) flush() {
 		} else {
 			n := len(head)
 			cw.choose(head)
-			if cw.writeSniffed(n) != nil {
-				return
+			if err := cw.writeSniffed(n); err != nil {
+				return err
 			}
 		}
 	}
-	if cw.mode == modeInject && cw.inj.Flush() != nil {
-		return
+	if cw.mode == modeInject {
+		if err := cw.inj.Flush(); err != nil {
+			return err
+		}
+		if cw.inj.pending != nil {
+			return nil // nothing may reach the client before the headers are final
+		}
 	}
-	http.NewResponseController(cw.w).Flush() // through any Unwrap of the inner writer
+	return http.NewResponseController(cw.w).Flush() // through any Unwrap of the inner writer
 }
 
 // hijack hands the connection over; nothing more is written through cw.
@@ -455,6 +467,10 @@ type flusher struct{ cw *responseWriter }
 
 // Flush drains the injector and flushes the inner writer.
 func (f flusher) Flush() { f.cw.flush() }
+
+// FlushError is Flush that reports the inner writer's error, as
+// [http.ResponseController] wants.
+func (f flusher) FlushError() error { return f.cw.flush() }
 
 type hijacker struct{ cw *responseWriter }
 
