@@ -382,6 +382,12 @@ func (cw *responseWriter) flush() error {
 
 // hijack hands the connection over; nothing more is written through cw.
 func (cw *responseWriter) hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if cw.status != 0 && cw.sniffed == nil && (cw.mode == modeUndecided || cw.inj.pending != nil) {
+		// A held status goes out now, as net/http sends it at Hijack: the
+		// 101 of a websocket handshake that takes the connection next.
+		cw.w.WriteHeader(cw.status)
+		cw.status = 0
+	}
 	c, rw, err := http.NewResponseController(cw.w).Hijack()
 	if err == nil {
 		cw.mode, cw.sniffed = modePass, nil
