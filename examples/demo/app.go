@@ -3,9 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
+	"crypto"
 	"embed"
-	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -36,6 +35,18 @@ type appConfig struct {
 	// SimOptions are more options of the stand-in vendor, e.g.
 	// widgetsim.WithSkew; nil: its defaults.
 	SimOptions []widgetsim.Option
+	// Store keeps the sessions, e.g. in Redis (see openRedisStore), so that
+	// several instances share them; nil: a cookie store signed with
+	// SessionKey.
+	Store sessions.Store
+	// Published are public keys the site publishes at jwksPath beside its
+	// signing key (chatwidget.WithPublishedKeys): the next key before a
+	// rotation, the previous one until its tokens expire.
+	Published []crypto.PublicKey
+	// SoakUsers, when positive, lets POST /login log in as soak-0 …
+	// soak-(SoakUsers-1) too, accounts that the login form does not list,
+	// for load tests.
+	SoakUsers int
 }
 
 // A site is the demo site newApp builds.
@@ -51,15 +62,25 @@ const simPrefix = widgetsim.DefaultPrefix
 // refresh script fetches.
 const tokenPath = "/chatwidget/token"
 
+// jwksPath is where the demo publishes the public keys that verify its
+// tokens (chatwidget's JWKSHandler).
+const jwksPath = "/.well-known/jwks.json"
+
+// publicCacheControl is what the handler of /public says about caching,
+// whoever the visitor: any cache may keep the page for ten minutes. The
+// chatwidget middleware turns it private on pages that carry a token.
+const publicCacheControl = "public, max-age=600"
+
 // minSessionKey is the shortest CHATWIDGET_SESSION_KEY accepted.
 const minSessionKey = 32
 
 // app holds the demo's state; its methods are the handlers.
 type app struct {
-	users  []user
-	store  *sessions.CookieStore
-	pages  map[string]*template.Template
-	logger *slog.Logger
+	users     []user
+	soakUsers int // see appConfig.SoakUsers
+	store     sessions.Store
+	pages     map[string]*template.Template
+	logger    *slog.Logger
 }
 
 // newApp returns the demo site: its pages wrapped by the chatwidget
@@ -78,9 +99,13 @@ func newApp(cfg appConfig) (site, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	store, err := newSessionStore(cfg.SessionKey)
-	if err != nil {
-		return site{}, err
+	store := cfg.Store
+	if store == nil {
+		cs, err := newSessionStore(cfg.SessionKey)
+		if err != nil {
+			return site{}, err
+		}
+		store = cs
 	}
 	pages, err := parsePages()
 	if err != nil {
@@ -99,6 +124,9 @@ func newApp(cfg appConfig) (site, error) {
 	if cfg.Refresh {
 		opts = append(opts, chatwidget.WithRefresh(widgetsim.RefreshConfig(tokenPath)))
 	}
+	if len(cfg.Published) > 0 {
+		opts = append(opts, chatwidget.WithPublishedKeys(cfg.Published...))
+	}
 	mw, err := chatwidget.New(cfg.WidgetID, cfg.Key,
 		chatwidget.SessionResolver(store, sessionName, sessionKeys()), opts...)
 	if err != nil {
@@ -108,11 +136,12 @@ func newApp(cfg appConfig) (site, error) {
 	if err != nil {
 		return site{}, err
 	}
-	a := &app{users: demoUsers(), store: store, pages: pages, logger: logger}
+	a := &app{users: demoUsers(), soakUsers: cfg.SoakUsers, store: store, pages: pages, logger: logger}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.page("home", "Home"))
 	mux.HandleFunc("GET /about", a.page("about", "About"))
 	mux.HandleFunc("GET /csp", a.page("csp", "Strict CSP"))
+	mux.HandleFunc("GET /public", cacheControl(publicCacheControl, a.page("public", "Public page")))
 	// What the middleware leaves alone, and a streamed page it does not hold back.
 	la, err := newLeftAlone(cfg.StreamWait, logger)
 	if err != nil {
@@ -125,6 +154,8 @@ func newApp(cfg appConfig) (site, error) {
 	// The visitor's token as JSON, for the refresh script (and any page
 	// that fetches it); JSON, so the middleware leaves it alone.
 	mux.Handle(tokenPath, mw.TokenHandler())
+	// The keys that verify the tokens, for the vendor and any verifier.
+	mux.Handle("GET "+jwksPath, mw.JWKSHandler())
 	// The stand-in vendor: its widget script and JSON pass through the
 	// middleware untouched.
 	mux.Handle(simPrefix, sim.Handler())
@@ -134,34 +165,13 @@ func newApp(cfg appConfig) (site, error) {
 	return site{Handler: h, PublicKey: mw.PublicKeyPEM()}, nil
 }
 
-// newSessionStore returns the cookie store of the demo's sessions, signed
-// with key, or with 32 random bytes when key is empty.
-func newSessionStore(key []byte) (*sessions.CookieStore, error) {
-	switch {
-	case len(key) == 0:
-		key = make([]byte, minSessionKey)
-		rand.Read(key) // never fails
-	case len(key) < minSessionKey:
-		return nil, fmt.Errorf("CHATWIDGET_SESSION_KEY has %d characters, fewer than %d; generate one with `openssl rand -base64 32`", len(key), minSessionKey)
-	}
-	store := sessions.NewCookieStore(key)
-	store.Options.HttpOnly = true
-	store.Options.SameSite = http.SameSiteLaxMode
-	// gorilla/sessions defaults to Secure, which browsers honour over plain
-	// HTTP only on localhost; the demo serves plain HTTP on any -addr. A real
-	// site behind HTTPS keeps Secure.
-	store.Options.Secure = false
-	store.MaxAge(8 * 60 * 60)
-	return store, nil
-}
-
 //go:embed templates/*.html
 var templateFS embed.FS
 
 // parsePages parses each page together with the layout it fills.
 func parsePages() (map[string]*template.Template, error) {
 	pages := make(map[string]*template.Template)
-	for _, name := range []string{"home", "about", "csp"} {
+	for _, name := range []string{"home", "about", "csp", "public"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -183,9 +193,14 @@ type pageData struct {
 // currentUser returns the logged-in user of r, or nil. A session cookie that
 // cannot be decoded (signed with the key of an earlier run, or tampered with)
 // is anonymous, and w deletes it, so that the chatwidget resolver logs its
-// error for one page only.
+// error for one page only. A store that fails (Redis down) makes the visitor
+// anonymous for this request and keeps the cookie.
 func (a *app) currentUser(w http.ResponseWriter, r *http.Request) *user {
 	s, err := a.store.Get(r, sessionName)
+	if err != nil && !isDecodeError(err) {
+		a.logger.Error("demo: read session", "error", err)
+		return nil
+	}
 	if err != nil {
 		s.Options.MaxAge = -1
 		if err := s.Save(r, w); err != nil {
@@ -197,14 +212,23 @@ func (a *app) currentUser(w http.ResponseWriter, r *http.Request) *user {
 	return a.user(login)
 }
 
-// user returns the demo user called login, or nil.
+// user returns the demo user called login, or nil: one of a.users, or a
+// load-test account (see appConfig.SoakUsers).
 func (a *app) user(login string) *user {
 	for i := range a.users {
 		if a.users[i].Login == login {
 			return &a.users[i]
 		}
 	}
-	return nil
+	return soakUser(login, a.soakUsers)
+}
+
+// cacheControl returns next with its Cache-Control set to cc.
+func cacheControl(cc string, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", cc)
+		next(w, r)
+	}
 }
 
 // page returns the handler of the page called name, titled title.
@@ -229,15 +253,24 @@ func (a *app) page(name, title string) http.HandlerFunc {
 }
 
 // login logs the visitor in as the user chosen in the form, replacing any
-// earlier session, and goes back home.
+// earlier session (under a new ID, with a store that keeps sessions on the
+// server), and goes back home.
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	u := a.user(r.PostFormValue("user"))
 	if u == nil {
 		http.Error(w, "no such demo user", http.StatusBadRequest)
 		return
 	}
-	// An error means a stale cookie; s is then a new session, which replaces it.
+	// An error means a stale cookie, or a store that failed; s is then a new
+	// session, which replaces it.
 	s, _ := a.store.Get(r, sessionName)
+	if rn, ok := a.store.(renewer); ok {
+		if err := rn.Renew(r, s); err != nil {
+			a.logger.Error("demo: renew session", "error", err)
+			http.Error(w, "cannot save the session", http.StatusInternalServerError)
+			return
+		}
+	}
 	u.saveTo(s)
 	if err := s.Save(r, w); err != nil {
 		a.logger.Error("demo: save session", "error", err)

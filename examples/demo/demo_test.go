@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -348,7 +349,9 @@ func isVisitor(pub *rsa.PublicKey, want visitor) check {
 		if cc := strings.Join(res.Header.Values("Cache-Control"), ", "); !strings.Contains(cc, "private") {
 			t.Errorf("Cache-Control = %q, want private", cc)
 		}
-		if v := res.Header.Values("Vary"); !slices.Contains(v, "Cookie") {
+		if v := res.Header.Values("Vary"); !slices.ContainsFunc(v, func(line string) bool {
+			return slices.Contains(strings.Split(strings.ReplaceAll(line, " ", ""), ","), "Cookie")
+		}) {
 			t.Errorf("Vary = %q, want Cookie", v)
 		}
 		if !bytes.Contains(body, []byte(want.name)) {
@@ -693,6 +696,9 @@ func TestParseConfig(t *testing.T) {
 		"CHATWIDGET_SESSION_KEY": "0123456789abcdef0123456789abcdef",
 		"CHATWIDGET_TTL":         "2m",
 		"CHATWIDGET_REFRESH":     "false",
+		"CHATWIDGET_REDIS":       "127.0.0.1:6379",
+		"CHATWIDGET_PUBLISH":     "next.pem" + string(filepath.ListSeparator) + "prev.pem",
+		"CHATWIDGET_SOAK_USERS":  "50",
 	}
 	tests := []struct {
 		name    string
@@ -702,12 +708,19 @@ func TestParseConfig(t *testing.T) {
 		wantErr bool
 	}{
 		{name: "defaults", want: config{Addr: "127.0.0.1:8080", WidgetID: "demo-widget", TTL: 10 * time.Minute, Refresh: true}},
-		{name: "env", env: env, want: config{Addr: "127.0.0.1:9000", KeyFile: "env.pem", WidgetID: "env-widget", SessionKey: env["CHATWIDGET_SESSION_KEY"], TTL: 2 * time.Minute}},
+		{name: "env", env: env, want: config{
+			Addr: "127.0.0.1:9000", KeyFile: "env.pem", WidgetID: "env-widget", SessionKey: env["CHATWIDGET_SESSION_KEY"], TTL: 2 * time.Minute,
+			Redis: "127.0.0.1:6379", Publish: []string{"next.pem", "prev.pem"}, SoakUsers: 50,
+		}},
 		{
 			name: "flags over env",
-			args: []string{"-addr", ":0", "-key", "flag.pem", "-widget", "flag-widget", "-ttl", "90s", "-refresh"},
-			env:  env,
-			want: config{Addr: ":0", KeyFile: "flag.pem", WidgetID: "flag-widget", SessionKey: env["CHATWIDGET_SESSION_KEY"], TTL: 90 * time.Second, Refresh: true},
+			args: []string{"-addr", ":0", "-key", "flag.pem", "-widget", "flag-widget", "-ttl", "90s", "-refresh",
+				"-redis", "unix:///run/redis.sock", "-publish", "a.pem", "-publish", "b.pem", "-soak-users", "3"},
+			env: env,
+			want: config{
+				Addr: ":0", KeyFile: "flag.pem", WidgetID: "flag-widget", SessionKey: env["CHATWIDGET_SESSION_KEY"], TTL: 90 * time.Second, Refresh: true,
+				Redis: "unix:///run/redis.sock", Publish: []string{"a.pem", "b.pem"}, SoakUsers: 3,
+			},
 		},
 		{name: "refresh off", args: []string{"-refresh=false"}, want: config{Addr: "127.0.0.1:8080", WidgetID: "demo-widget", TTL: 10 * time.Minute}},
 		{name: "unknown flag", args: []string{"-port", "80"}, wantErr: true},
@@ -716,6 +729,9 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad -refresh", args: []string{"-refresh=maybe"}, wantErr: true},
 		{name: "bad CHATWIDGET_TTL", env: map[string]string{"CHATWIDGET_TTL": "ten minutes"}, wantErr: true},
 		{name: "bad CHATWIDGET_REFRESH", env: map[string]string{"CHATWIDGET_REFRESH": "yes please"}, wantErr: true},
+		{name: "bad CHATWIDGET_SOAK_USERS", env: map[string]string{"CHATWIDGET_SOAK_USERS": "many"}, wantErr: true},
+		{name: "negative -soak-users", args: []string{"-soak-users", "-1"}, wantErr: true},
+		{name: "empty -publish", args: []string{"-publish", ""}, wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -724,7 +740,7 @@ func TestParseConfig(t *testing.T) {
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("parseConfig(%q) error = %v, want error %v", tc.args, err, tc.wantErr)
 			}
-			if got != tc.want {
+			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("parseConfig(%q) = %+v, want %+v", tc.args, got, tc.want)
 			}
 		})

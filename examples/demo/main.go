@@ -17,12 +17,23 @@
 //	-ttl     how long each token is valid (CHATWIDGET_TTL, default 10m)
 //	-refresh whether logged-in pages keep their token fresh from
 //	         /chatwidget/token (CHATWIDGET_REFRESH, default true)
+//	-redis   keep sessions in the Redis server at this address (host:port,
+//	         redis://host:port/db or unix:///path.sock), shared by every
+//	         instance (CHATWIDGET_REDIS, default: in the cookie)
+//	-publish a public key PEM file to publish at /.well-known/jwks.json
+//	         beside the signing key, for key rotation; repeatable
+//	         (CHATWIDGET_PUBLISH, files separated by the OS path-list
+//	         separator)
+//	-soak-users N  let POST /login log in as soak-0 … soak-(N-1) too, for
+//	         load tests (CHATWIDGET_SOAK_USERS, default 0)
 //
 // CHATWIDGET_SESSION_KEY (at least 32 characters) keeps sessions valid across
 // restarts; without it each start signs session cookies with a new random key.
+// With -redis it is required: every instance signs session IDs with it.
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,7 +41,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/chatwidget/chatwidget"
@@ -55,6 +68,9 @@ type config struct {
 	SessionKey string        // CHATWIDGET_SESSION_KEY; empty: a random key
 	TTL        time.Duration // -ttl, CHATWIDGET_TTL
 	Refresh    bool          // -refresh, CHATWIDGET_REFRESH
+	Redis      string        // -redis, CHATWIDGET_REDIS; empty: sessions in the cookie
+	Publish    []string      // -publish (repeated), CHATWIDGET_PUBLISH; nil: none
+	SoakUsers  int           // -soak-users, CHATWIDGET_SOAK_USERS
 }
 
 // parseConfig reads the flags in args, falling back on getenv for each flag
@@ -76,7 +92,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	refresh, refreshErr := envBool(getenv, "CHATWIDGET_REFRESH", true)
 	fs.BoolVar(&c.Refresh, "refresh", refresh,
 		"keep the token of open tabs fresh from "+tokenPath+"; -refresh=false to turn off (env CHATWIDGET_REFRESH)")
-	if err := errors.Join(ttlErr, refreshErr); err != nil {
+	fs.StringVar(&c.Redis, "redis", getenv("CHATWIDGET_REDIS"),
+		"keep sessions in the Redis server at `address` (host:port, redis://host:port/db, unix:///path.sock), shared by every instance (env CHATWIDGET_REDIS); empty: in the cookie")
+	publish := &pathList{paths: splitPaths(getenv("CHATWIDGET_PUBLISH"))}
+	fs.Var(publish, "publish",
+		"public key PEM `file` to publish at "+jwksPath+" beside the signing key (rotation); repeatable (env CHATWIDGET_PUBLISH, separated by "+string(filepath.ListSeparator)+")")
+	soak, soakErr := envInt(getenv, "CHATWIDGET_SOAK_USERS", 0)
+	fs.IntVar(&c.SoakUsers, "soak-users", soak,
+		"let POST /login log in as soak-0 … soak-(`N`-1) too, for load tests (env CHATWIDGET_SOAK_USERS)")
+	if err := errors.Join(ttlErr, refreshErr, soakErr); err != nil {
 		return config{}, err
 	}
 	if err := fs.Parse(args); err != nil {
@@ -85,8 +109,43 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments %q; see -h", fs.Args())
 	}
+	if c.SoakUsers < 0 {
+		return config{}, fmt.Errorf("-soak-users %d is negative; give 0 for none", c.SoakUsers)
+	}
+	c.Publish = publish.paths
 	c.SessionKey = getenv("CHATWIDGET_SESSION_KEY")
 	return c, nil
+}
+
+// pathList is the value of a repeatable flag of file paths: the first Set
+// replaces the paths from the environment, later ones add to it.
+type pathList struct {
+	paths []string
+	set   bool
+}
+
+// String returns the paths, joined by the OS path-list separator.
+func (p *pathList) String() string { return strings.Join(p.paths, string(filepath.ListSeparator)) }
+
+// Set adds path.
+func (p *pathList) Set(path string) error {
+	if path == "" {
+		return errors.New("empty path")
+	}
+	if !p.set {
+		p.paths, p.set = nil, true
+	}
+	p.paths = append(p.paths, path)
+	return nil
+}
+
+// splitPaths splits a list of paths joined by the OS path-list separator;
+// the empty string is no path.
+func splitPaths(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return filepath.SplitList(s)
 }
 
 // envOr returns the environment variable name, or def when it is empty.
@@ -125,6 +184,20 @@ func envBool(getenv func(string) string, name string, def bool) (bool, error) {
 	return b, nil
 }
 
+// envInt returns the integer in the environment variable name, or def when
+// it is empty.
+func envInt(getenv func(string) string, name string, def int) (int, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q is not an integer", name, v)
+	}
+	return n, nil
+}
+
 // run parses the configuration, builds the app, prints where it listens and
 // the public key to paste into the vendor's settings, and serves.
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -136,10 +209,23 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	s, err := newApp(appConfig{
+	published, err := loadPublished(cfg.Publish)
+	if err != nil {
+		return err
+	}
+	acfg := appConfig{
 		WidgetID: cfg.WidgetID, Key: key, SessionKey: []byte(cfg.SessionKey),
-		TTL: cfg.TTL, Refresh: cfg.Refresh,
-	})
+		TTL: cfg.TTL, Refresh: cfg.Refresh, Published: published, SoakUsers: cfg.SoakUsers,
+	}
+	if cfg.Redis != "" {
+		store, closeStore, err := openRedisStore(context.Background(), cfg.Redis, []byte(cfg.SessionKey))
+		if err != nil {
+			return err
+		}
+		defer closeStore()
+		acfg.Store = store
+	}
+	s, err := newApp(acfg)
 	if err != nil {
 		return err
 	}
@@ -151,6 +237,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	fmt.Fprintf(stdout, "Paste this public key into the vendor's settings for widget %s\n(the demo's stand-in vendor, under %s, has it already):\n\n%s\n", cfg.WidgetID, simPrefix, s.PublicKey)
 	if cfg.KeyFile == "" {
 		fmt.Fprintln(stdout, "(a throwaway key: it changes at every start; pass -key private.pem to keep one)")
+	}
+	if cfg.Redis != "" {
+		fmt.Fprintf(stdout, "\nSessions in Redis at %s.\n", cfg.Redis)
 	}
 	srv := &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second}
 	return srv.Serve(ln)

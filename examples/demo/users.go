@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"strconv"
+	"strings"
 
 	"github.com/chatwidget/chatwidget"
 	"github.com/gorilla/sessions"
@@ -26,6 +28,24 @@ func demoUsers() []user {
 		{Login: "alice", Name: "Alice Example", Email: "alice@example.com", ID: "u-1001", Plan: "Pro"},
 		{Login: "bob", Name: "Bob Sample", ID: "u-2002", Phone: "+1 555 0100"},
 	}
+}
+
+// soakPrefix starts the logins of the load-test accounts.
+const soakPrefix = "soak-"
+
+// soakUser returns the load-test account called login, soak-N with N below
+// n written without leading zeros, or nil: "Soak User N", soak-N@example.test,
+// user ID u-soak-N.
+func soakUser(login string, n int) *user {
+	digits, ok := strings.CutPrefix(login, soakPrefix)
+	if !ok {
+		return nil
+	}
+	i, err := strconv.Atoi(digits)
+	if err != nil || i < 0 || i >= n || strconv.Itoa(i) != digits {
+		return nil
+	}
+	return &user{Login: login, Name: "Soak User " + digits, Email: login + "@example.test", ID: "u-" + login}
 }
 
 // sessionKeys says where the session keeps what the chat vendor is told.

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chatwidget/chatwidget"
+	"github.com/gorilla/sessions"
+)
+
+// TestPublicPage checks /public: the handler's public, max-age=600 reaches
+// an anonymous visitor as it is, and a logged-in visitor's copy, which
+// carries their token, is private.
+func TestPublicPage(t *testing.T) {
+	s := newTestSite(t, testKey(), io.Discard)
+	pub := parsePublicKey(t, s.PublicKey)
+	base, c := newTestClient(t, s)
+	res, body := get("/public").do(t, c, base)
+	isAnonymous(t, res, body)
+	if cc := res.Header.Get("Cache-Control"); cc != publicCacheControl {
+		t.Errorf("anonymous /public: Cache-Control = %q, want %q", cc, publicCacheControl)
+	}
+	loginAs("alice").do(t, c, base)
+	res, body = get("/public").do(t, c, base)
+	isVisitor(pub, visitor{
+		name: "Alice Example", email: "alice@example.com", sub: "u-1001",
+		fields: map[string]string{"User ID": "u-1001", "Plan": "Pro"},
+	})(t, res, body)
+	if cc := res.Header.Get("Cache-Control"); strings.Contains(cc, "public") {
+		t.Errorf("logged-in /public: Cache-Control = %q, want no public", cc)
+	}
+}
+
+// TestJWKS checks that the demo publishes its signing key, and the keys of
+// appConfig.Published after it, at jwksPath.
+func TestJWKS(t *testing.T) {
+	next, err := chatwidget.ParsePublicKeyPEM(newTestSite(t, mustLoadKey(t, ""), io.Discard).PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		published []crypto.PublicKey
+		want      int
+	}{
+		{"signing key only", nil, 1},
+		{"and the next key", []crypto.PublicKey{next}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := newApp(appConfig{WidgetID: testWidgetID, Key: testKey(), Published: tc.published,
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			base, c := newTestClient(t, s)
+			res, body := get(jwksPath, hasStatus(http.StatusOK)).do(t, c, base)
+			var doc struct {
+				Keys []struct{ Kid string } `json:"keys"`
+			}
+			if err := json.Unmarshal(body, &doc); err != nil || res.Header.Get("Content-Type") != "application/jwk-set+json" {
+				t.Fatalf("GET %s = %q (%s), %v; want a JWKS", jwksPath, body, res.Header.Get("Content-Type"), err)
+			}
+			kid, _ := chatwidget.Thumbprint(parsePublicKey(t, s.PublicKey))
+			if len(doc.Keys) != tc.want || doc.Keys[0].Kid != kid {
+				t.Errorf("JWKS keys = %+v, want %d, the signing key's (%s) first", doc.Keys, tc.want, kid)
+			}
+		})
+	}
+}
+
+// mustLoadKey is loadKey, failing t on an error.
+func mustLoadKey(t *testing.T, path string) chatwidget.Key {
+	t.Helper()
+	k, err := loadKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// TestSoakUsers checks that -soak-users lets POST /login log in as soak-N
+// for N below it, and nothing else.
+func TestSoakUsers(t *testing.T) {
+	s, err := newApp(appConfig{WidgetID: testWidgetID, Key: testKey(), SoakUsers: 5, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := parsePublicKey(t, s.PublicKey)
+	base, c := newTestClient(t, s)
+	res, body := loginAs("soak-4").do(t, c, base)
+	isVisitor(pub, visitor{
+		name: "Soak User 4", email: "soak-4@example.test", sub: "u-soak-4",
+		fields: map[string]string{"User ID": "u-soak-4"},
+	})(t, res, body)
+	for _, login := range []string{"soak-5", "soak-04", "soak--1", "soak-", "soak-x"} {
+		res, _ := loginAs(login).do(t, c, base)
+		if res.StatusCode != http.StatusBadRequest {
+			t.Errorf("login as %q: status %d, want 400", login, res.StatusCode)
+		}
+	}
+	// Without -soak-users there are none.
+	base, c = newTestClient(t, newTestSite(t, testKey(), io.Discard))
+	if res, _ := loginAs("soak-0").do(t, c, base); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("login as soak-0 without SoakUsers: status %d, want 400", res.StatusCode)
+	}
+}
+
+// TestLoadPublished checks that -publish files are read as public keys,
+// and that a missing file or a private key is refused, naming the file.
+func TestLoadPublished(t *testing.T) {
+	dir := t.TempDir()
+	pubFile := filepath.Join(dir, "next.pub.pem")
+	if err := os.WriteFile(pubFile, newTestSite(t, testKey(), io.Discard).PublicKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := loadPublished([]string{pubFile})
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("loadPublished(public key) = %v, %v; want one key", keys, err)
+	}
+	for _, p := range []string{filepath.Join(dir, "missing.pem"), filepath.Join("testdata", "private.pem")} {
+		if _, err := loadPublished([]string{p}); err == nil || !strings.Contains(err.Error(), "-publish") {
+			t.Errorf("loadPublished(%s) error = %v, want one about -publish", p, err)
+		}
+	}
+}
+
+// TestOpenRedisStoreErrors checks what -redis refuses before any request:
+// no or a short CHATWIDGET_SESSION_KEY, a bad URL, a server that does not
+// answer; and that run prints nothing then.
+func TestOpenRedisStoreErrors(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	nowhere := "unix://" + filepath.Join(t.TempDir(), "none.sock")
+	tests := []struct {
+		name, addr string
+		key        []byte
+		want       string
+	}{
+		{"no session key", nowhere, nil, "CHATWIDGET_SESSION_KEY"},
+		{"short session key", nowhere, []byte("short"), "fewer than 32"},
+		{"bad URL", "redis://host:port:port/x", key, "-redis"},
+		{"no server", nowhere, key, "does not answer"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := openRedisStore(context.Background(), tc.addr, tc.key)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("openRedisStore(%q) error = %v, want one saying %q", tc.addr, err, tc.want)
+			}
+		})
+	}
+	var stdout bytes.Buffer
+	err := run([]string{"-redis", nowhere, "-addr", "no-port"}, func(string) string { return "" }, &stdout, io.Discard)
+	if err == nil || stdout.Len() != 0 {
+		t.Errorf("run(-redis without a session key) = %v, printed %q; want an error and nothing printed", err, stdout.String())
+	}
+}
+
+// failingStore is a session store whose server is down.
+type failingStore struct{ sessions.Store }
+
+// errStoreDown is failingStore's error: not a decode error.
+var errStoreDown = errors.New("store down")
+
+func (failingStore) Get(r *http.Request, name string) (*sessions.Session, error) {
+	s := sessions.NewSession(failingStore{}, name)
+	s.Options = &sessions.Options{Path: "/", MaxAge: 3600}
+	return s, errStoreDown
+}
+
+// TestStoreDown checks that a store that fails (not a cookie that does not
+// decode) makes the visitor anonymous for the request, logged, and leaves
+// their session cookie alone.
+func TestStoreDown(t *testing.T) {
+	var logs syncBuffer
+	s, err := newApp(appConfig{WidgetID: testWidgetID, Key: testKey(), Store: failingStore{}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, c := newTestClient(t, s)
+	u, _ := url.Parse(base)
+	c.Jar.SetCookies(u, []*http.Cookie{{Name: sessionName, Value: "some-session"}})
+	res, body := get("/").do(t, c, base)
+	isAnonymous(t, res, body)
+	if sc := res.Header.Values("Set-Cookie"); len(sc) != 0 {
+		t.Errorf("Set-Cookie = %q, want the session cookie left alone", sc)
+	}
+	if !strings.Contains(logs.String(), "demo: read session") || !strings.Contains(logs.String(), errStoreDown.Error()) {
+		t.Errorf("logs = %q, want the store's error", logs.String())
+	}
+}
