@@ -42,7 +42,8 @@
 // Only responses that are HTML (text/html or application/xhtml+xml, sniffed
 // as net/http does when no Content-Type is set) and have a body are touched.
 // HEAD requests, 1xx, 204, 206, 3xx and 304 responses, responses with a
-// Content-Encoding or a Content-Range, hijacked connections and everything
+// Content-Encoding or a Content-Range, downloads (Content-Disposition:
+// attachment), hijacked connections and everything
 // that is not HTML pass through byte for byte, with sendfile still used for
 // files. The resolver is called only for pages that get the widget.
 //
