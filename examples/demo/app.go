@@ -132,7 +132,7 @@ func newApp(cfg appConfig) (site, error) {
 	if err != nil {
 		return site{}, err
 	}
-	sim, err := widgetsim.New(mw.PublicKeyPEM(), append([]widgetsim.Option{widgetsim.WithPrefix(simPrefix)}, cfg.SimOptions...)...)
+	sim, err := widgetsim.New(mw.PublicKeysPEM(), append([]widgetsim.Option{widgetsim.WithPrefix(simPrefix)}, cfg.SimOptions...)...)
 	if err != nil {
 		return site{}, err
 	}

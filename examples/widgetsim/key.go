@@ -27,18 +27,22 @@ const pubout = "paste the PUBLIC KEY block that (*chatwidget.Middleware).PublicK
 var errUnknownKey = errors.New("widgetsim: no key with this kid")
 
 // keySet is the public keys the vendor verifies tokens with, by key ID (kid
-// header). Today it holds the one key pasted into the settings, under its
-// RFC 7638 JWK thumbprint (chatwidget's default kid); that key also serves
-// tokens without a kid. A later change can add keys (the next one before a
-// rotation, the previous one until its tokens expire) to byID.
+// header): every key pasted into the settings (during a rotation, the
+// current and the next or previous one), each under its RFC 7638 JWK
+// thumbprint (chatwidget's default kid). The first key also serves tokens
+// without a kid.
 type keySet struct {
 	byID map[string]*rsa.PublicKey
 	def  *rsa.PublicKey // for tokens without a kid
 }
 
-// newKeySet returns the key set of the single pasted key pub.
-func newKeySet(pub *rsa.PublicKey) keySet {
-	return keySet{byID: map[string]*rsa.PublicKey{thumbprint(pub): pub}, def: pub}
+// newKeySet returns the key set of the pasted keys, the first the default.
+func newKeySet(pubs []*rsa.PublicKey) keySet {
+	ks := keySet{byID: make(map[string]*rsa.PublicKey, len(pubs)), def: pubs[0]}
+	for _, p := range pubs {
+		ks.byID[thumbprint(p)] = p
+	}
+	return ks
 }
 
 // keyFunc is the jwt.Keyfunc that picks the key by the token's kid header.
@@ -71,17 +75,34 @@ func thumbprint(pub *rsa.PublicKey) string {
 	return b64(sum[:])
 }
 
-// parsePublicKeyPEM parses the PKIX "PUBLIC KEY" block of an RSA key of at
-// least minKeyBits, and nothing else: no private key, no second block.
-func parsePublicKeyPEM(b []byte) (*rsa.PublicKey, error) {
+// parsePublicKeysPEM parses one or more PKIX "PUBLIC KEY" blocks of RSA
+// keys of at least minKeyBits (what PublicKeyPEM or PublicKeysPEM of
+// chatwidget return), and nothing else: no private key.
+func parsePublicKeysPEM(b []byte) ([]*rsa.PublicKey, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, errors.New("widgetsim: the public key PEM is empty; " + pubout)
 	}
-	block, rest := pem.Decode(b)
-	if block == nil {
+	var keys []*rsa.PublicKey
+	for rest := b; ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		k, err := parsePublicKeyBlock(block)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
 		return nil, errors.New("widgetsim: no PEM block in the public key; " + pubout)
 	}
-	if err := checkBlock(block, rest); err != nil {
+	return keys, nil
+}
+
+// parsePublicKeyBlock parses one PEM block that must be an RSA PUBLIC KEY.
+func parsePublicKeyBlock(block *pem.Block) (*rsa.PublicKey, error) {
+	if err := checkBlock(block); err != nil {
 		return nil, err
 	}
 	k, err := x509.ParsePKIXPublicKey(block.Bytes)
@@ -98,8 +119,8 @@ func parsePublicKeyPEM(b []byte) (*rsa.PublicKey, error) {
 	return rk, nil
 }
 
-// checkBlock rejects a PEM block that is not a lone "PUBLIC KEY".
-func checkBlock(block *pem.Block, rest []byte) error {
+// checkBlock rejects a PEM block that is not a "PUBLIC KEY".
+func checkBlock(block *pem.Block) error {
 	switch block.Type {
 	case "PUBLIC KEY":
 	case "RSA PRIVATE KEY", "PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "EC PRIVATE KEY":
@@ -108,9 +129,6 @@ func checkBlock(block *pem.Block, rest []byte) error {
 		return errors.New("widgetsim: got a PKCS#1 \"RSA PUBLIC KEY\" block; the vendor takes PKIX: convert it with `openssl rsa -RSAPublicKey_in -in key.pem -pubout`, or " + pubout)
 	default:
 		return fmt.Errorf("widgetsim: got a PEM block %q, want \"PUBLIC KEY\"; %s", block.Type, pubout)
-	}
-	if len(bytes.TrimSpace(rest)) != 0 {
-		return errors.New("widgetsim: there is more after the PUBLIC KEY block; paste that block alone")
 	}
 	return nil
 }

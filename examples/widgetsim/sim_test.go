@@ -55,7 +55,7 @@ func TestNew(t *testing.T) {
 		{"corrupt PUBLIC KEY", block("PUBLIC KEY", []byte("not DER")), nil, []string{"cannot parse"}},
 		{"EC key", block("PUBLIC KEY", ecDER), nil, []string{"not RSA"}},
 		{"1024-bit key", publicPEM(t, &small.PublicKey), nil, []string{"1024 bits"}},
-		{"two keys", slices.Concat(pub, publicPEM(t, &other.PublicKey)), nil, []string{"more after"}},
+		{"two keys", slices.Concat(pub, publicPEM(t, &other.PublicKey)), nil, nil},
 		{"prefix without leading slash", pub, []Option{WithPrefix("widgetsim/")}, []string{"prefix"}},
 		{"prefix without trailing slash", pub, []Option{WithPrefix("/widgetsim")}, []string{"prefix"}},
 		{"empty prefix", pub, []Option{WithPrefix("")}, []string{"prefix"}},

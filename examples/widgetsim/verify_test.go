@@ -1,11 +1,13 @@
 package widgetsim
 
 import (
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -202,5 +204,31 @@ func TestVerifyRequest(t *testing.T) {
 				t.Errorf("Allow = %q, want POST", rec.Header().Get("Allow"))
 			}
 		})
+	}
+}
+
+// TestVerifyRotation pastes two keys, as during a rotation: a token verifies
+// with the key its kid names, whichever of the two signed it, and a Sim
+// with only the first key rejects the second's tokens.
+func TestVerifyRotation(t *testing.T) {
+	site, other := keys(t)
+	both, err := New(slices.Concat(publicPEM(t, &site.PublicKey), publicPEM(t, &other.PublicKey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err := New(publicPEM(t, &site.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, key := range map[string]*rsa.PrivateKey{"site": site, "other": other} {
+		kid, _ := chatwidget.Thumbprint(&key.PublicKey)
+		tok := sign(t, jwt.SigningMethodRS256, key, claims(time.Now(), nil), map[string]any{"kid": kid})
+		if rec := post(both.Handler(), DefaultPrefix+"verify", verifyBody(t, tok)); rec.Code != 200 {
+			t.Errorf("%s key, both pasted: %d %s", name, rec.Code, rec.Body)
+		}
+		rec := post(one.Handler(), DefaultPrefix+"verify", verifyBody(t, tok))
+		if want := map[string]int{"site": 200, "other": 401}[name]; rec.Code != want {
+			t.Errorf("%s key, one pasted: %d, want %d", name, rec.Code, want)
+		}
 	}
 }
