@@ -119,7 +119,7 @@ func TestAlgorithmErrors(t *testing.T) {
 		{"small behind a signer", opaqueSigner{small}, nil, "key is 1024 bits"},
 		{"nil signer", nil, nil, "nil signer"},
 		{"bad published key", rsaKey, []Option{WithPublishedKeys(&small.PublicKey)}, "published key 1: chatwidget: key is 1024 bits"},
-		{"published private key", rsaKey, []Option{WithPublishedKeys("not a key")}, "published key 1 is a string"},
+		{"published key not a key", rsaKey, []Option{WithPublishedKeys("not a key")}, "published key 1 is a string"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -144,12 +144,6 @@ type injector struct {
 	err      error
 }
 
-func newInjector(w io.Writer, snippet []byte) *injector {
-	j := &injector{}
-	j.reset(w, snippet)
-	return j
-}
-
 // reset makes j ready for a new stream, keeping its hold buffer.
 func (j *injector) reset(w io.Writer, snippet []byte) {
 	*j = injector{w: w, snippet: snippet, hold: j.hold[:0], tagStart: -1, htmlAt: -1}
