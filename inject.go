@@ -2,7 +2,9 @@ package chatwidget
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
+	"math/bits"
 )
 
 // This file is the streaming HTML rewriter. It finds the insertion point that
@@ -425,6 +427,210 @@ var charClass = func() (t [256]uint8) {
 	return t
 }()
 
+// Words of eight bytes, read little-endian so that the lowest byte comes
+// first in the stream, let the tag loops test eight bytes at once: in a tag,
+// runs of bytes that change nothing are short, and a loop that stops on one
+// byte at a time mispredicts its exit at the end of each run.
+const (
+	lsb = 0x0101010101010101 // the low bit of each byte
+	msb = 0x8080808080808080 // the high bit of each byte
+)
+
+// zeroBytes sets the high bit of each byte of x that may be zero. The lowest
+// one set is exact; those above it may be false.
+func zeroBytes(x uint64) uint64 { return (x - lsb) &^ x & msb }
+
+// tagSpecials sets the high bit of each byte of x that may end a name or an
+// unquoted value in a tag: any byte below 0x21 (white space among them),
+// '/', and '<' to '?' (for '=' and '>'). The lowest one set is exact for that
+// set.
+func tagSpecials(x uint64) uint64 {
+	return ((x-0x21*lsb)&^x | zeroBytes(x^'/'*lsb) | zeroBytes(x|3*lsb^'?'*lsb)) & msb
+}
+
+// skipTo returns the index of the first byte of p at or after j whose
+// class shares a bit with class, or len(p). The class must be made of
+// cTagDelim, cKeyDelim and cValDelim, whose bytes tagSpecials flags.
+func skipTo(p []byte, j int, class uint8) int {
+	for j+8 <= len(p) {
+		m := tagSpecials(binary.LittleEndian.Uint64(p[j:]))
+		if m == 0 {
+			j += 8
+			continue
+		}
+		j += bits.TrailingZeros64(m) >> 3
+		if charClass[p[j]]&class != 0 {
+			return j
+		}
+		j++
+	}
+	for j < len(p) && charClass[p[j]]&class == 0 {
+		j++
+	}
+	return j
+}
+
+// indexQuote returns the index of the first q in p at or after j, or
+// len(p). Attribute values are short, so it tests words before it leaves
+// long ones to bytes.IndexByte.
+func indexQuote(p []byte, j int, q byte) int {
+	pat := uint64(q) * lsb
+	for lim := j + 32; j+8 <= len(p) && j < lim; j += 8 {
+		if m := zeroBytes(binary.LittleEndian.Uint64(p[j:]) ^ pat); m != 0 {
+			return j + bits.TrailingZeros64(m)>>3
+		}
+	}
+	if k := bytes.IndexByte(p[j:], q); k >= 0 {
+		return j + k
+	}
+	return len(p)
+}
+
+// valueSpecials sets the high bit of each byte of x that may be '"', '#',
+// '&', '\” (those four are the bytes that or-ing 5 turns into '\”), or '<'
+// to '?' (or-ing 3 turns those into '?'). The lowest one set is exact for
+// that set.
+func valueSpecials(x uint64) uint64 {
+	return (zeroBytes(x|5*lsb^'\''*lsb) | zeroBytes(x|3*lsb^'?'*lsb)) & msb
+}
+
+// indexValueSpecial returns the index of the first '"', '\”, '=' or '>' in
+// p at or after j, or len(p).
+func indexValueSpecial(p []byte, j int) int {
+	for ; j+8 <= len(p); j += 8 {
+		if m := valueSpecials(binary.LittleEndian.Uint64(p[j:])); m != 0 {
+			return j + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for ; j < len(p); j++ {
+		if valueSpecials(uint64(p[j])) != 0 {
+			return j
+		}
+	}
+	return j
+}
+
+// Names of up to eight bytes as little-endian words, as nameWord reads them.
+const (
+	wordXMP      = 'x' | 'm'<<8 | 'p'<<16
+	wordHTML     = 'h' | 't'<<8 | 'm'<<16 | 'l'<<24
+	wordBody     = 'b' | 'o'<<8 | 'd'<<16 | 'y'<<24
+	wordStyle    = 's' | 't'<<8 | 'y'<<16 | 'l'<<24 | 'e'<<32
+	wordTitle    = 't' | 'i'<<8 | 't'<<16 | 'l'<<24 | 'e'<<32
+	wordScript   = 's' | 'c'<<8 | 'r'<<16 | 'i'<<24 | 'p'<<32 | 't'<<40
+	wordIframe   = 'i' | 'f'<<8 | 'r'<<16 | 'a'<<24 | 'm'<<32 | 'e'<<40
+	wordNoembed  = 'n' | 'o'<<8 | 'e'<<16 | 'm'<<24 | 'b'<<32 | 'e'<<40 | 'd'<<48
+	wordNoframes = 'n' | 'o'<<8 | 'f'<<16 | 'r'<<24 | 'a'<<32 | 'm'<<40 | 'e'<<48 | 's'<<56
+	wordNoscript = 'n' | 'o'<<8 | 's'<<16 | 'c'<<24 | 'r'<<32 | 'i'<<40 | 'p'<<48 | 't'<<56
+	wordTextarea = 't' | 'e'<<8 | 'x'<<16 | 't'<<24 | 'a'<<32 | 'r'<<40 | 'e'<<48 | 'a'<<56
+)
+
+// watched reports whether the tag whose name is the word w (of up to eight
+// bytes) is one the scanner acts on: a start tag that begins a document or
+// raw text, or a </body> or </html> end tag. The fast path leaves these to
+// the resumable states.
+func watched(w uint64, end bool) bool {
+	if end {
+		return w == wordBody || w == wordHTML
+	}
+	switch w {
+	case wordXMP, wordHTML, wordBody, wordStyle, wordTitle, wordScript,
+		wordIframe, wordNoembed, wordNoframes, wordNoscript, wordTextarea:
+		return true
+	}
+	return false
+}
+
+// nameWord returns the n-byte name at the start of p, lower-cased, as a
+// little-endian word. It needs 1 <= n <= 8 <= len(p). Or-ing 0x20 into every
+// byte lower-cases ASCII letters and turns no other byte into a lower-case
+// letter, so the word equals a lower-case name's word exactly when the name
+// matches it case-insensitively.
+func nameWord(p []byte, n int) uint64 {
+	return (binary.LittleEndian.Uint64(p) | 0x20*lsb) & (^uint64(0) >> (64 - 8*n))
+}
+
+// fastTag reads the tag that begins at p[lt] == '<' without saving any
+// state, when it is an ordinary start or end tag that ends within p and
+// whose name is none the scanner acts on: the common case, which it reads
+// by jumping between quotes, '=' and '>'. It returns the index just after
+// the tag's '>', or lt to leave the tag to the resumable states.
+//
+// Between the tag's name and its end, a '>' ends the tag unless it is in a
+// quoted value; a quote opens a value only as the first byte after an '='
+// and optional white space; and an '=' ends an attribute name (so that a
+// value follows) unless it is the first byte of a name, which is so when
+// only white space or a '/' comes between it and the name, the quoted
+// value or the unquoted value's white space before it.
+func fastTag(p []byte, lt int) int {
+	n := len(p)
+	i := lt + 1
+	if i < n && p[i] == '/' {
+		i++
+	}
+	if i+8 > n || !isLetter(p[i]) {
+		return lt
+	}
+	j := skipTo(p, i, cTagDelim)
+	if j == n {
+		return lt
+	}
+	if l := j - i; l > 8 {
+		if l == len("plaintext") && i == lt+1 {
+			return lt
+		}
+	} else if watched(nameWord(p[i:], l), i > lt+1) {
+		return lt
+	}
+	if p[j] == '>' {
+		return j + 1
+	}
+	for from := j; ; {
+		k := indexValueSpecial(p, j)
+		if k == n {
+			return lt
+		}
+		switch p[k] {
+		case '>':
+			return k + 1
+		case '"', '\'', '#', '&', '<', '?':
+			j = k + 1 // part of a name or an unquoted value
+			continue
+		}
+		b := k
+		for b > from && charClass[p[b-1]]&cSpace != 0 {
+			b--
+		}
+		j = k + 1
+		if b == from || p[b-1] == '/' {
+			continue // '=' begins a name
+		}
+		for j < n && charClass[p[j]]&cSpace != 0 {
+			j++
+		}
+		if j == n {
+			return lt
+		}
+		switch c := p[j]; c {
+		case '>':
+			return j + 1
+		case '"', '\'':
+			if j = indexQuote(p, j+1, c); j == n {
+				return lt
+			}
+		default:
+			if j = skipTo(p, j+1, cValDelim); j == n {
+				return lt
+			}
+			if p[j] == '>' {
+				return j + 1
+			}
+		}
+		j++
+		from = j
+	}
+}
+
 // isTagDelim reports whether c ends a tag name.
 func isTagDelim(c byte) bool { return charClass[c]&cTagDelim != 0 }
 
@@ -436,11 +642,17 @@ func (s *scanner) scan(p []byte, i int, base int64) (int, event) {
 	for i < len(p) {
 		switch s.state {
 		case sData:
-			k := bytes.IndexByte(p[i:], '<')
-			if k < 0 {
-				return len(p), evNone
+			if p[i] != '<' { // tags often follow each other
+				k := bytes.IndexByte(p[i:], '<')
+				if k < 0 {
+					return len(p), evNone
+				}
+				i += k
 			}
-			i += k
+			if e := fastTag(p, i); e > i {
+				i = e // a whole tag that changes nothing
+				continue
+			}
 			s.lt = base + int64(i)
 			s.state = sTagOpen
 			i++
@@ -574,10 +786,7 @@ func (s *scanner) tag(p []byte, i int) (int, event) {
 	}
 	// sTagName
 	{
-		j := i
-		for j < n && charClass[p[j]]&cTagDelim == 0 {
-			j++
-		}
+		j := skipTo(p, i, cTagDelim)
 		if s.n <= nameCap {
 			s.appendName(p[i:j])
 		}
@@ -617,9 +826,7 @@ attrKey:
 			j++ // "=" that begins a name is part of it
 		}
 		s.keyFirst = false
-		for j < n && charClass[p[j]]&cKeyDelim == 0 {
-			j++
-		}
+		j = skipTo(p, j, cKeyDelim)
 		marker := s.kind == tagScript && !s.endTag
 		if marker {
 			s.appendName(p[i:j])
@@ -669,30 +876,14 @@ beforeValue:
 		goto unquoted
 	}
 quoted:
-	{
-		// Values are short: a plain loop beats IndexByte's call until it
-		// has looked at a few bytes.
-		j, q := i, s.quote
-		for lim := min(n, i+16); j < lim && p[j] != q; j++ {
-		}
-		if j < n && p[j] != q {
-			if k := bytes.IndexByte(p[j:], q); k >= 0 {
-				j += k
-			} else {
-				j = n
-			}
-		}
-		if j == n {
-			s.state = sQuoted
-			return n, evNone
-		}
+	if j := indexQuote(p, i, s.quote); j < n {
 		i = j + 1
+		goto beforeAttr
 	}
-	goto beforeAttr
+	s.state = sQuoted
+	return n, evNone
 unquoted:
-	for i < n && charClass[p[i]]&cValDelim == 0 {
-		i++
-	}
+	i = skipTo(p, i, cValDelim)
 	if i == n {
 		s.state = sUnquoted
 		return n, evNone
