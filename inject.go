@@ -470,6 +470,22 @@ func skipTo(p []byte, j int, class uint8) int {
 	return j
 }
 
+// indexLT returns the index of the first '<' in p at or after i, or len(p).
+// Text between tags is often short: it tests a word before it calls
+// bytes.IndexByte.
+func indexLT(p []byte, i int) int {
+	if i+8 <= len(p) {
+		if m := zeroBytes(binary.LittleEndian.Uint64(p[i:]) ^ '<'*lsb); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	if k := bytes.IndexByte(p[i:], '<'); k >= 0 {
+		return i + k
+	}
+	return len(p)
+}
+
 // indexQuote returns the index of the first q in p at or after j, or
 // len(p). Attribute values are short, so it tests words before it leaves
 // long ones to bytes.IndexByte.
@@ -548,6 +564,32 @@ func watched(w uint64, end bool) bool {
 // matches it case-insensitively.
 func nameWord(p []byte, n int) uint64 {
 	return (binary.LittleEndian.Uint64(p) | 0x20*lsb) & (^uint64(0) >> (64 - 8*n))
+}
+
+// fastScript reads script data from p[i] on, as the script states would,
+// for as long as it meets no "<!" (which may begin an escape that the
+// script states follow): it jumps between '<' bytes and reads the end tag
+// with fastTag. It returns where it stopped, having set the state.
+func (s *scanner) fastScript(p []byte, i int) int {
+	for {
+		k := bytes.IndexByte(p[i:], '<')
+		if k < 0 {
+			return len(p)
+		}
+		k += i
+		if k+2+8 > len(p) || p[k+1] == '!' {
+			return s.script(p, k)
+		}
+		if p[k+1] == '/' && (binary.LittleEndian.Uint64(p[k+2:])|0x20*lsb)&(1<<48-1) == wordScript &&
+			isTagDelim(p[k+8]) {
+			if e := fastTag(p, k); e > k {
+				s.state = sData
+				return e
+			}
+			return s.script(p, k)
+		}
+		i = k + 1
+	}
 }
 
 // fastTag reads the tag that begins at p[lt] == '<' without saving any
@@ -642,16 +684,25 @@ func (s *scanner) scan(p []byte, i int, base int64) (int, event) {
 	for i < len(p) {
 		switch s.state {
 		case sData:
-			if p[i] != '<' { // tags often follow each other
-				k := bytes.IndexByte(p[i:], '<')
-				if k < 0 {
-					return len(p), evNone
-				}
-				i += k
+			if i = indexLT(p, i); i == len(p) {
+				return i, evNone
 			}
-			if e := fastTag(p, i); e > i {
-				i = e // a whole tag that changes nothing
-				continue
+			// fastTag reads most tags whole. The next '<' is
+			// looked for from just after this one, so that the search need
+			// not wait for the tag's end; it is right unless the tag holds
+			// a '<' itself.
+			for {
+				next := indexLT(p, i+1)
+				e := fastTag(p, i)
+				if e == i {
+					break
+				}
+				if next < e {
+					next = indexLT(p, e)
+				}
+				if i = next; i == len(p) {
+					return i, evNone
+				}
 			}
 			s.lt = base + int64(i)
 			s.state = sTagOpen
@@ -757,6 +808,8 @@ func (s *scanner) scan(p []byte, i int, base int64) (int, event) {
 			} else {
 				s.state = sRaw // reconsume
 			}
+		case sScript:
+			i = s.fastScript(p, i)
 		default:
 			i = s.script(p, i)
 		}

@@ -383,7 +383,64 @@ func FuzzInject(f *testing.F) {
 		if got := injectPending(page, bytewise...); !bytes.Equal(got, exp) {
 			t.Fatalf("pending Inject(%q) byte by byte = %q, want %q", page, got, exp)
 		}
+		// The fast paths read only tags, comments and script data that end
+		// within a write and leave eight bytes to spare: text after the
+		// page lets them read its last ones too.
+		padded := append(page[:len(page):len(page)], "                "...)
+		if got, exp := inject(padded), want(padded, testSnippet); !bytes.Equal(got, exp) {
+			t.Fatalf("Inject(%q) in one write = %q, want %q", padded, got, exp)
+		}
 	})
 }
 
 var _ io.WriteCloser = (*injector)(nil)
+
+// TestFastPathsExhaustive holds the fast paths (whole tags, comments and
+// script data read within one write) to the tokenizer on every short
+// sequence of the bytes that matter to them, each placed where the fast
+// path reads it: inside a tag, a comment or a script, followed by a
+// </body> end tag and enough text for the fast path to run.
+func TestFastPathsExhaustive(t *testing.T) {
+	cases := []struct {
+		name, prefix string
+		alphabet     []string
+		length       int
+	}{
+		{"tag", "<p", []string{"a", " ", "/", "=", `"`, "'", ">", "</body>"}, 6},
+		{"end tag", "</p", []string{"a", " ", "/", "=", `"`, ">", "</body>"}, 5},
+		{"comment", "<!--", []string{"a", "-", "!", ">", "</body>"}, 7},
+		{"script", "<script>", []string{"x", "<", "/", "!", "-", ">", " ", "script", "sCrIpT", "</body>"}, 5},
+		{"script escapes", "<script>", []string{"<!--", "-->", "<script>", "</script>", "<SCRIPT ", "</script/", "</body>", "<!-", "--", ">", "x"}, 4},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if testing.Short() && tc.length > 5 {
+				tc.length = 5
+			}
+			seq := make([]int, 0, tc.length)
+			var page bytes.Buffer
+			var walk func()
+			walk = func() {
+				page.Reset()
+				page.WriteString(tc.prefix)
+				for _, k := range seq {
+					page.WriteString(tc.alphabet[k])
+				}
+				page.WriteString(`></body>                `)
+				p := page.Bytes()
+				if got, exp := inject(p), want(p, testSnippet); !bytes.Equal(got, exp) {
+					t.Fatalf("Inject(%q) = %q, want %q", p, got, exp)
+				}
+				if len(seq) == tc.length {
+					return
+				}
+				for k := range tc.alphabet {
+					seq = append(seq, k)
+					walk()
+					seq = seq[:len(seq)-1]
+				}
+			}
+			walk()
+		})
+	}
+}
