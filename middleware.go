@@ -230,7 +230,11 @@ func (m *Middleware) SnippetFor(v *Visitor) (template.HTML, error) {
 // start a second widget inside the first.
 func loadedAsDocument(r *http.Request) bool {
 	h := r.Header
-	if d := header(h, "Sec-Fetch-Dest"); d != "" && d != "document" {
+	switch header(h, "Sec-Fetch-Dest") {
+	case "document":
+		return true // htmx and Turbo fetch their fragments: their destination is "empty"
+	case "":
+	default:
 		return false
 	}
 	return header(h, "Hx-Request") == "" && header(h, "Turbo-Frame") == ""

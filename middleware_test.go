@@ -813,7 +813,7 @@ func TestIsHTML(t *testing.T) {
 	for ct, want := range map[string]bool{
 		"text/html": true, "text/html; charset=utf-8": true, "TEXT/HTML": true, "application/xhtml+xml": true,
 		" text/html ;charset=utf-8": true, "text/htmlx": false, "text/plain": false, "": false,
-		"application/json": false, "text/html-sandboxed": false,
+		"application/json": false, "text/html-sandboxed": false, "text/ html": false, "text/html x": false, "\ttext/html\t": true,
 	} {
 		if got := isHTML(ct); got != want {
 			t.Errorf("isHTML(%q) = %v, want %v", ct, got, want)
@@ -837,6 +837,9 @@ func TestFragmentsAreNotPages(t *testing.T) {
 		{"htmx", []string{"HX-Request", "true"}, page, false},
 		{"htmx boosted", []string{"HX-Request", "true", "HX-Boosted", "true"}, page, false},
 		{"turbo frame", []string{"Turbo-Frame", "cart"}, page, false},
+		// Only a navigation has the destination "document": htmx and Turbo
+		// fetch theirs, whose destination is "empty".
+		{"navigation with a stray HX-Request", []string{"Sec-Fetch-Dest", "document", "HX-Request", "true"}, page, true},
 		{"fragment body", nil, `<li class="item">new</li>`, false},
 		{"fragment with </div>", []string{"Sec-Fetch-Dest", "document"}, `<div>x</div>`, false},
 		{"document without </body>", nil, "<!DOCTYPE html><title>t</title><p>x", true},

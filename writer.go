@@ -3,7 +3,6 @@ package chatwidget
 import (
 	"bufio"
 	"io"
-	"mime"
 	"net"
 	"net/http"
 	"slices"
@@ -49,8 +48,11 @@ type responseWriter struct {
 
 func newResponseWriter(w http.ResponseWriter, r *http.Request, m *Middleware) *responseWriter {
 	cw := writerPool.Get().(*responseWriter)
-	*cw = responseWriter{w: w, r: r, m: m, snippet: cw.snippet[:0],
-		inj: injector{hold: cw.inj.hold[:0]}, wrapped: cw.wrapped, kind: cw.kind}
+	// The injector is left as release left it: choose resets it before any
+	// use, and most responses never use it.
+	inj := cw.inj
+	*cw = responseWriter{w: w, r: r, m: m, snippet: cw.snippet[:0], wrapped: cw.wrapped, kind: cw.kind}
+	cw.inj = inj
 	return cw
 }
 
@@ -196,21 +198,25 @@ func (cw *responseWriter) injectable(head []byte) bool {
 		s >= 300 && s < 400:
 		return false
 	}
+	// The type first: it settles most responses that are not pages with
+	// one lookup.
 	h := cw.w.Header()
+	var ct string
+	if head != nil {
+		ct = http.DetectContentType(head)
+	} else {
+		ct = header(h, "Content-Type")
+	}
+	if !isHTML(ct) {
+		return false
+	}
 	if ce := header(h, "Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
 		return false
 	}
 	if cd := header(h, "Content-Disposition"); cd != "" && !strings.HasPrefix(strings.ToLower(strings.TrimSpace(cd)), "inline") {
 		return false // a download: the saved file must not keep a token
 	}
-	if header(h, "Content-Range") != "" {
-		return false
-	}
-	ct := header(h, "Content-Type")
-	if head != nil {
-		ct = http.DetectContentType(head)
-	}
-	return isHTML(ct)
+	return header(h, "Content-Range") == ""
 }
 
 // header returns the first value of h's key, which must be in canonical
@@ -232,21 +238,9 @@ func isXHTML(ct string) bool {
 
 // isHTML reports whether a Content-Type is an HTML document.
 func isHTML(ct string) bool {
-	if ct == "" {
-		return false
-	}
-	if i := strings.IndexByte(ct, ';'); i >= 0 {
-		ct = ct[:i]
-	}
-	ct = strings.TrimSpace(ct)
-	if strings.EqualFold(ct, "text/html") || strings.EqualFold(ct, "application/xhtml+xml") {
-		return true
-	}
-	if strings.ContainsAny(ct, " \t") { // unusual spacing: let mime judge
-		mt, _, err := mime.ParseMediaType(ct)
-		return err == nil && (mt == "text/html" || mt == "application/xhtml+xml")
-	}
-	return false
+	mt, _, _ := strings.Cut(ct, ";")
+	mt = strings.TrimSpace(mt) // as mime.ParseMediaType does; it refuses any space left inside
+	return strings.EqualFold(mt, "text/html") || strings.EqualFold(mt, "application/xhtml+xml")
 }
 
 // fixHeaders makes the headers true of the rewritten body: its length and
