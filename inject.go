@@ -502,30 +502,6 @@ func indexQuote(p []byte, j int, q byte) int {
 	return len(p)
 }
 
-// valueSpecials sets the high bit of each byte of x that may be '"', '#',
-// '&', '\” (those four are the bytes that or-ing 5 turns into '\”), or '<'
-// to '?' (or-ing 3 turns those into '?'). The lowest one set is exact for
-// that set.
-func valueSpecials(x uint64) uint64 {
-	return (zeroBytes(x|5*lsb^'\''*lsb) | zeroBytes(x|3*lsb^'?'*lsb)) & msb
-}
-
-// indexValueSpecial returns the index of the first '"', '\”, '=' or '>' in
-// p at or after j, or len(p).
-func indexValueSpecial(p []byte, j int) int {
-	for ; j+8 <= len(p); j += 8 {
-		if m := valueSpecials(binary.LittleEndian.Uint64(p[j:])); m != 0 {
-			return j + bits.TrailingZeros64(m)>>3
-		}
-	}
-	for ; j < len(p); j++ {
-		if valueSpecials(uint64(p[j])) != 0 {
-			return j
-		}
-	}
-	return j
-}
-
 // Names of up to eight bytes as little-endian words, as nameWord reads them.
 const (
 	wordXMP      = 'x' | 'm'<<8 | 'p'<<16
@@ -627,17 +603,15 @@ func fastTag(p []byte, lt int) int {
 	if p[j] == '>' {
 		return j + 1
 	}
+	// Outside values, only '=' and '>' matter: a quote there is part of a
+	// name.
+	k := indexEqGt(p, j)
 	for from := j; ; {
-		k := indexValueSpecial(p, j)
 		if k == n {
 			return lt
 		}
-		switch p[k] {
-		case '>':
+		if p[k] == '>' {
 			return k + 1
-		case '"', '\'', '#', '&', '<', '?':
-			j = k + 1 // part of a name or an unquoted value
-			continue
 		}
 		b := k
 		for b > from && charClass[p[b-1]]&cSpace != 0 {
@@ -645,7 +619,8 @@ func fastTag(p []byte, lt int) int {
 		}
 		j = k + 1
 		if b == from || p[b-1] == '/' {
-			continue // '=' begins a name
+			k = indexEqGt(p, j) // '=' begins a name
+			continue
 		}
 		for j < n && charClass[p[j]]&cSpace != 0 {
 			j++
@@ -657,8 +632,17 @@ func fastTag(p []byte, lt int) int {
 		case '>':
 			return j + 1
 		case '"', '\'':
+			// The next '=' or '>' is looked for beside the closing quote,
+			// not after it: unless the value holds one, it is where the
+			// loop goes on, and the two searches need not wait for each
+			// other.
+			e := indexEqGt(p, j+1)
 			if j = indexQuote(p, j+1, c); j == n {
 				return lt
+			}
+			from = j + 1
+			if k = e; e < j {
+				k = indexEqGt(p, from)
 			}
 		default:
 			if j = skipTo(p, j+1, cValDelim); j == n {
@@ -667,10 +651,33 @@ func fastTag(p []byte, lt int) int {
 			if p[j] == '>' {
 				return j + 1
 			}
+			from = j + 1
+			k = indexEqGt(p, from)
+		}
+	}
+}
+
+// indexEqGt returns the index of the first '=' or '>' in p at or after j,
+// or len(p).
+func indexEqGt(p []byte, j int) int {
+	for j+8 <= len(p) {
+		m := zeroBytes(binary.LittleEndian.Uint64(p[j:]) | 3*lsb ^ '?'*lsb) // '<' to '?'
+		if m == 0 {
+			j += 8
+			continue
+		}
+		j += bits.TrailingZeros64(m) >> 3
+		if c := p[j]; c == '=' || c == '>' {
+			return j
 		}
 		j++
-		from = j
 	}
+	for ; j < len(p); j++ {
+		if c := p[j]; c == '=' || c == '>' {
+			return j
+		}
+	}
+	return j
 }
 
 // isTagDelim reports whether c ends a tag name.

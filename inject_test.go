@@ -336,6 +336,7 @@ func FuzzInject(f *testing.F) {
 		"<xmp></body ></xmp></body>", "<title></title </body>", "<script/></body></script></body>",
 		"<html>x</html> </body>", "<html>x</html><p></body></body>",
 		"<!doctypehtml><p>", "<!-DOCTYPE><p>", "<!DOCTYPE", "<htmlx><p>", "<bodY/><p>", "<ht",
+		`<p a="></body>">x</body>`, `<p a='=></body>' b=></body>`, `<p a = "x" b='>'></body>`,
 	} {
 		f.Add([]byte(s), uint16(3), uint16(7), uint8(7))
 	}
@@ -407,6 +408,7 @@ func TestFastPathsExhaustive(t *testing.T) {
 		length       int
 	}{
 		{"tag", "<p", []string{"a", " ", "/", "=", `"`, "'", ">", "</body>"}, 6},
+		{"attributes", "<p ", []string{"a", " ", "/", "=", `"`, "'", ">", "</body>"}, 6},
 		{"end tag", "</p", []string{"a", " ", "/", "=", `"`, ">", "</body>"}, 5},
 		{"comment", "<!--", []string{"a", "-", "!", ">", "</body>"}, 7},
 		{"script", "<script>", []string{"x", "<", "/", "!", "-", ">", " ", "script", "sCrIpT", "</body>"}, 5},
