@@ -34,10 +34,13 @@
 // that already carries a <script data-chatwidget> before its </body> (see
 // [Middleware.Snippet]) is left alone.
 //
-// Fragments are not pages: a request whose Sec-Fetch-Dest is not "document"
-// (an iframe, a fetch), an htmx request (HX-Request) or a Turbo Frame request
-// gets no widget, nor does a response with no document structure, since a
-// script that swaps it into a page would start a second widget.
+// Fragments are not pages, since a script that swaps one into a page would
+// start a second widget. No widget goes into:
+//   - the response to a request whose Sec-Fetch-Dest is not "document" (an
+//     iframe, or a fetch, which is how htmx and Turbo load fragments);
+//   - from a client that sends no Sec-Fetch-Dest, the response to an htmx
+//     request (HX-Request) or a Turbo Frame request;
+//   - a response with no document structure.
 //
 // Only responses that are HTML (text/html or application/xhtml+xml, sniffed
 // as net/http does when no Content-Type is set) and have a body are touched.

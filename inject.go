@@ -636,8 +636,8 @@ func fastTag(p []byte, lt int) int {
 			// not after it: unless the value holds one, it is where the
 			// loop goes on, and the two searches need not wait for each
 			// other.
-			e := indexEqGt(p, j+1)
-			if j = indexQuote(p, j+1, c); j == n {
+			var e int
+			if j, e = quotedValue(p, j+1, c); j == n {
 				return lt
 			}
 			from = j + 1
@@ -655,6 +655,48 @@ func fastTag(p []byte, lt int) int {
 			k = indexEqGt(p, from)
 		}
 	}
+}
+
+// quotedValue returns the index of the first q in p at or after j, and
+// that of the first '=' or '>' at or after j; either is len(p) if there is
+// none. Both come from the same words: the second is usually past the first,
+// where the next attribute's '=' or the tag's '>' is.
+func quotedValue(p []byte, j int, q byte) (end, eqGt int) {
+	end, eqGt = -1, -1
+	pat := uint64(q) * lsb
+	for ; j+8 <= len(p); j += 8 {
+		x := binary.LittleEndian.Uint64(p[j:])
+		if end < 0 {
+			if m := zeroBytes(x ^ pat); m != 0 {
+				end = j + bits.TrailingZeros64(m)>>3
+			}
+		}
+		if eqGt < 0 {
+			for m := zeroBytes(x | 3*lsb ^ '?'*lsb); m != 0; m &= m - 1 { // '<' to '?'
+				if k := j + bits.TrailingZeros64(m)>>3; p[k] == '=' || p[k] == '>' {
+					eqGt = k
+					break
+				}
+			}
+		}
+		if end >= 0 && eqGt >= 0 {
+			return end, eqGt
+		}
+	}
+	for ; j < len(p) && (end < 0 || eqGt < 0); j++ {
+		if c := p[j]; c == q && end < 0 {
+			end = j
+		} else if (c == '=' || c == '>') && eqGt < 0 {
+			eqGt = j
+		}
+	}
+	if end < 0 {
+		end = len(p)
+	}
+	if eqGt < 0 {
+		eqGt = len(p)
+	}
+	return end, eqGt
 }
 
 // indexEqGt returns the index of the first '=' or '>' in p at or after j,

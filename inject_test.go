@@ -396,11 +396,15 @@ func FuzzInject(f *testing.F) {
 
 var _ io.WriteCloser = (*injector)(nil)
 
-// TestFastPathsExhaustive holds the fast paths (whole tags, comments and
-// script data read within one write) to the tokenizer on every short
-// sequence of the bytes that matter to them, each placed where the fast
-// path reads it: inside a tag, a comment or a script, followed by a
-// </body> end tag and enough text for the fast path to run.
+// TestFastPathsExhaustive holds the fast paths (whole tags and script data
+// read within one write) to the tokenizer on every short sequence over small
+// alphabets of the bytes and pieces that steer them: quotes, '=', '/', white
+// space, '>', a </body> that a value or a script must hide, script escapes,
+// and the '<' and '?' that the word tests flag by mistake. Each sequence is
+// placed where a fast path reads it (inside a tag, after an attribute
+// value, in a script) and followed by a </body> end tag and enough text for
+// the fast path to run. The comments case holds the resumable states that
+// read comments to the same.
 func TestFastPathsExhaustive(t *testing.T) {
 	cases := []struct {
 		name, prefix string
@@ -409,6 +413,7 @@ func TestFastPathsExhaustive(t *testing.T) {
 	}{
 		{"tag", "<p", []string{"a", " ", "/", "=", `"`, "'", ">", "</body>"}, 6},
 		{"attributes", "<p ", []string{"a", " ", "/", "=", `"`, "'", ">", "</body>"}, 6},
+		{"attributes after a value", `<p a="x" `, []string{"b", "?", "<", "=", `="`, `"`, "></body>", " "}, 6},
 		{"end tag", "</p", []string{"a", " ", "/", "=", `"`, ">", "</body>"}, 5},
 		{"comment", "<!--", []string{"a", "-", "!", ">", "</body>"}, 7},
 		{"script", "<script>", []string{"x", "<", "/", "!", "-", ">", " ", "script", "sCrIpT", "</body>"}, 5},
@@ -444,5 +449,34 @@ func TestFastPathsExhaustive(t *testing.T) {
 			}
 			walk()
 		})
+	}
+}
+
+// TestWatchedNames checks, whole and cut at every offset, the tags whose
+// names the scanner acts on, in every case and with attributes: raw-text
+// start tags whose text holds a </body>, and the start and end tags that
+// mark a document or the insertion point.
+func TestWatchedNames(t *testing.T) {
+	names := []string{"iframe", "noembed", "noframes", "noscript", "plaintext", "script",
+		"style", "textarea", "title", "xmp"}
+	var pages []string
+	for _, name := range names {
+		for _, n := range []string{name, strings.ToUpper(name), strings.ToUpper(name[:1]) + name[1:]} {
+			for _, attrs := range []string{"", ` a="1"`, " a='>'", "/"} {
+				pages = append(pages, "<!DOCTYPE html><body><"+n+attrs+">x</body>y</"+n+"></body>")
+			}
+		}
+	}
+	pages = append(pages,
+		"<HTML><p>x</p>", "<Body class=\"a\"><p>x</p>", "<p>x</p></BODY >y</body>",
+		"<p>x</p></Html a='>'>y</body>", "<p>x</p></bodyx></body>", "<p>x</p></htm></body>")
+	for _, page := range pages {
+		p := []byte(page + "                ")
+		exp := want(p, testSnippet)
+		for cut := 0; cut <= len(p); cut++ {
+			if got := inject(p, cut); !bytes.Equal(got, exp) {
+				t.Fatalf("Inject(%q) cut at %d = %q, want %q", p, cut, got, exp)
+			}
+		}
 	}
 }

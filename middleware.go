@@ -89,9 +89,10 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 // (chi, gorilla/mux) as it is.
 //
 // Only requests that load a whole document are considered: a request whose
-// Sec-Fetch-Dest is set to anything but "document" (an iframe, a fetch), an
-// htmx request (HX-Request) and a Turbo Frame request (Turbo-Frame) pass
-// through untouched, as do HEAD requests.
+// Sec-Fetch-Dest is set to anything but "document" (an iframe, a fetch: htmx
+// and Turbo fetch theirs) passes through untouched, as do HEAD requests and,
+// from clients that send no Sec-Fetch-Dest, an htmx request (HX-Request) or
+// a Turbo Frame request (Turbo-Frame).
 //
 // The wrapped handler inserts the widget right before the first </body> end
 // tag of each HTML response (see the package doc for the exact rules) and

@@ -67,7 +67,7 @@ func (cw *responseWriter) release() {
 	if cap(cw.inj.hold) > 2*maxHold || cap(cw.snippet) > 16<<10 {
 		return // let an unusually large buffer go
 	}
-	cw.w, cw.r, cw.m, cw.inj.w, cw.inj.pending, cw.sniffed = nil, nil, nil, nil, nil, nil
+	cw.w, cw.r, cw.m, cw.inj.w, cw.inj.pending, cw.inj.err, cw.sniffed = nil, nil, nil, nil, nil, nil, nil
 	writerPool.Put(cw)
 }
 
