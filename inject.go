@@ -502,7 +502,11 @@ func indexQuote(p []byte, j int, q byte) int {
 	return len(p)
 }
 
-// Names of up to eight bytes as little-endian words, as nameWord reads them.
+// Names of up to eight bytes as little-endian words: the name's first byte
+// is the word's lowest, unused bytes are zero. A name read from the page is
+// lower-cased by or-ing 0x20 into every byte, which lower-cases ASCII letters
+// and turns no other byte into a lower-case letter, so its word equals one
+// of these exactly when the names match case-insensitively.
 const (
 	wordXMP      = 'x' | 'm'<<8 | 'p'<<16
 	wordHTML     = 'h' | 't'<<8 | 'm'<<16 | 'l'<<24
@@ -531,15 +535,6 @@ func watched(w uint64, end bool) bool {
 		return true
 	}
 	return false
-}
-
-// nameWord returns the n-byte name at the start of p, lower-cased, as a
-// little-endian word. It needs 1 <= n <= 8 <= len(p). Or-ing 0x20 into every
-// byte lower-cases ASCII letters and turns no other byte into a lower-case
-// letter, so the word equals a lower-case name's word exactly when the name
-// matches it case-insensitively.
-func nameWord(p []byte, n int) uint64 {
-	return (binary.LittleEndian.Uint64(p) | 0x20*lsb) & (^uint64(0) >> (64 - 8*n))
 }
 
 // fastScript reads script data from p[i] on, as the script states would,
@@ -589,15 +584,20 @@ func fastTag(p []byte, lt int) int {
 	if i+8 > n || !isLetter(p[i]) {
 		return lt
 	}
-	j := skipTo(p, i, cTagDelim)
-	if j == n {
-		return lt
+	// Most names end within the first word: the end and the name's word
+	// come from one read, without a call.
+	x := binary.LittleEndian.Uint64(p[i:])
+	j := i + bits.TrailingZeros64(tagSpecials(x))>>3
+	if j == i+8 || !isTagDelim(p[j]) {
+		if j = skipTo(p, j, cTagDelim); j == n {
+			return lt
+		}
 	}
 	if l := j - i; l > 8 {
 		if l == len("plaintext") && i == lt+1 {
 			return lt
 		}
-	} else if watched(nameWord(p[i:], l), i > lt+1) {
+	} else if watched((x|0x20*lsb)&(^uint64(0)>>(64-8*l)), i > lt+1) {
 		return lt
 	}
 	if p[j] == '>' {
@@ -613,14 +613,16 @@ func fastTag(p []byte, lt int) int {
 		if p[k] == '>' {
 			return k + 1
 		}
-		b := k
-		for b > from && charClass[p[b-1]]&cSpace != 0 {
-			b--
-		}
 		j = k + 1
-		if b == from || p[b-1] == '/' {
-			k = indexEqGt(p, j) // '=' begins a name
-			continue
+		if k == from || p[k-1] <= ' ' || p[k-1] == '/' { // not right after a name: look closer
+			b := k
+			for b > from && charClass[p[b-1]]&cSpace != 0 {
+				b--
+			}
+			if b == from || p[b-1] == '/' {
+				k = indexEqGt(p, j) // '=' begins a name
+				continue
+			}
 		}
 		for j < n && charClass[p[j]]&cSpace != 0 {
 			j++
