@@ -537,6 +537,42 @@ func watched(w uint64, end bool) bool {
 	return false
 }
 
+// fastScriptTag reads the <script> start tag that may begin at p[lt]
+// without saving any state, when it ends within p and cannot carry
+// markerAttr, and then moves to script data. It returns the index just
+// after the tag's '>', or lt to leave the tag to the resumable states.
+func (s *scanner) fastScriptTag(p []byte, lt int) int {
+	const name = len("<script")
+	if lt+1+8 > len(p) || (binary.LittleEndian.Uint64(p[lt+1:])|0x20*lsb)&(1<<48-1) != wordScript || !isTagDelim(p[lt+name]) {
+		return lt
+	}
+	e := lt + name + 1
+	if p[lt+name] != '>' {
+		if e = attrsEnd(p, lt, lt+name); e == lt || mayHoldMarker(p[lt:e]) {
+			return lt
+		}
+	}
+	s.state = sScript
+	return e
+}
+
+// mayHoldMarker reports whether tag holds markerAttr in any case.
+func mayHoldMarker(tag []byte) bool {
+	const dash = len("data")
+	for i := dash; i < len(tag); {
+		k := bytes.IndexByte(tag[i:], '-')
+		if k < 0 {
+			return false
+		}
+		i += k
+		if i+len(markerAttr)-dash <= len(tag) && bytes.EqualFold(tag[i-dash:i-dash+len(markerAttr)], []byte(markerAttr)) {
+			return true
+		}
+		i++
+	}
+	return false
+}
+
 // fastScript reads script data from p[i] on, as the script states would,
 // for as long as it meets no "<!" (which may begin an escape that the
 // script states follow): it jumps between '<' bytes and reads the end tag
@@ -603,6 +639,14 @@ func fastTag(p []byte, lt int) int {
 	if p[j] == '>' {
 		return j + 1
 	}
+	return attrsEnd(p, lt, j)
+}
+
+// attrsEnd returns the index just after the '>' that ends the tag that
+// begins at p[lt] and whose name ends at p[j], or lt if the tag does not end
+// within p.
+func attrsEnd(p []byte, lt, j int) int {
+	n := len(p)
 	// Outside values, only '=' and '>' matter: a quote there is part of a
 	// name.
 	k := indexEqGt(p, j)
@@ -732,6 +776,7 @@ func isTagDelim(c byte) bool { return charClass[c]&cTagDelim != 0 }
 // it returns len(p).
 // base is the stream offset of p[0].
 func (s *scanner) scan(p []byte, i int, base int64) (int, event) {
+outer:
 	for i < len(p) {
 		switch s.state {
 		case sData:
@@ -746,6 +791,10 @@ func (s *scanner) scan(p []byte, i int, base int64) (int, event) {
 				next := indexLT(p, i+1)
 				e := fastTag(p, i)
 				if e == i {
+					if e = s.fastScriptTag(p, i); e > i {
+						i = e
+						continue outer
+					}
 					break
 				}
 				if next < e {
