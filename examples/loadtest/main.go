@@ -88,16 +88,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return serve(ln, h)
 }
 
-// newHandler returns the page for mode: bare, or wrapped by a chatwidget
-// middleware that signs with key (nil: a throwaway 2048-bit key).
+// newHandler returns the site (the page at /, the JSON catalogue at
+// /products.json) for mode: bare, or wrapped by a chatwidget middleware that
+// signs with key (nil: a throwaway 2048-bit key).
 func newHandler(mode string, key *rsa.PrivateKey) (http.Handler, error) {
 	page, err := newPageHandler()
 	if err != nil {
 		return nil, err
 	}
+	site := http.NewServeMux()
+	site.Handle("GET /{$}", page)
+	site.Handle("GET /products.json", productsHandler(page.data.Products))
 	switch mode {
 	case modeBare:
-		return page, nil
+		return site, nil
 	case modeInjected:
 	default:
 		return nil, fmt.Errorf("-mode %q: want %s or %s", mode, modeBare, modeInjected)
@@ -111,7 +115,7 @@ func newHandler(mode string, key *rsa.PrivateKey) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return mw.Handler(page), nil
+	return mw.Handler(site), nil
 }
 
 // listenLoopback listens on addr, which must be a loopback address, so that

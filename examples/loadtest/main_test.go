@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"crypto/rsa"
 	"net/http"
 	"net/http/httptest"
@@ -126,4 +127,33 @@ func (d *discard) WriteHeader(int)     {}
 func (d *discard) Write(p []byte) (int, error) {
 	d.n += int64(len(p))
 	return len(p), nil
+}
+
+// TestProducts serves the JSON catalogue in both modes: the same bytes,
+// valid JSON of about 11 KB, no widget.
+func TestProducts(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bodies [][]byte
+	for _, mode := range []string{modeBare, modeInjected} {
+		h, err := newHandler(mode, key)
+		if err != nil {
+			t.Fatalf("newHandler(%q): %v", mode, err)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/products.json", nil))
+		body := rec.Body.Bytes()
+		if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" {
+			t.Errorf("%s: status %d, Content-Type %q, want 200 application/json", mode, rec.Code, rec.Header().Get("Content-Type"))
+		}
+		if n := len(body); n < 10<<10 || n > 20<<10 || !json.Valid(body) {
+			t.Errorf("%s: %d bytes, valid JSON %v, want about 11 KB of JSON", mode, n, json.Valid(body))
+		}
+		bodies = append(bodies, body)
+	}
+	if !bytes.Equal(bodies[0], bodies[1]) {
+		t.Errorf("the injected server changed the JSON: %q, want %q", bodies[1], bodies[0])
+	}
 }

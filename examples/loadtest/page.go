@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -99,6 +100,17 @@ func (h *pageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Write(buf.Bytes())
+}
+
+// productsHandler serves the catalogue as the JSON of an API, about 11 KB,
+// encoded on every request.
+func productsHandler(products []product) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if err := json.NewEncoder(w).Encode(map[string]any{"products": products}); err != nil {
+			slog.ErrorContext(r.Context(), "encode products", "err", err)
+		}
+	})
 }
 
 // pageTemplate is a shop's catalogue page: a head with styles and scripts,
