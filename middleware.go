@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -90,9 +91,11 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 //
 // Only requests that load a whole document are considered: a request whose
 // Sec-Fetch-Dest is set to anything but "document" (an iframe, a fetch: htmx
-// and Turbo fetch theirs) passes through untouched, as do HEAD requests and,
-// from clients that send no Sec-Fetch-Dest, an htmx request (HX-Request) or
-// a Turbo Frame request (Turbo-Frame).
+// and Turbo fetch theirs) passes through untouched, except a
+// <link rel=prefetch> (Sec-Purpose: prefetch), whose response the browser
+// keeps for a navigation. So do HEAD requests and, from clients that send no
+// Sec-Fetch-Dest, an htmx request (HX-Request) or a Turbo Frame request
+// (Turbo-Frame).
 //
 // The wrapped handler inserts the widget right before the first </body> end
 // tag of each HTML response (see the package doc for the exact rules) and
@@ -228,12 +231,18 @@ func (m *Middleware) SnippetFor(v *Visitor) (template.HTML, error) {
 // loadedAsDocument reports whether r loads a page as a whole document, the
 // only kind that gets the widget. A fetch for a fragment that a script swaps
 // into the page (htmx, Turbo Frames) or a page loaded into an iframe would
-// start a second widget inside the first.
+// start a second widget inside the first. A <link rel=prefetch> has the
+// destination "empty" too, but the browser keeps what it gets for the
+// navigation that follows: without the widget, that page would lack it.
 func loadedAsDocument(r *http.Request) bool {
 	h := r.Header
 	switch header(h, "Sec-Fetch-Dest") {
 	case "document":
 		return true // htmx and Turbo fetch their fragments: their destination is "empty"
+	case "empty":
+		if !strings.HasPrefix(header(h, "Sec-Purpose"), "prefetch") {
+			return false
+		}
 	case "":
 	default:
 		return false

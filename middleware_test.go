@@ -840,6 +840,10 @@ func TestFragmentsAreNotPages(t *testing.T) {
 		// Only a navigation has the destination "document": htmx and Turbo
 		// fetch theirs, whose destination is "empty".
 		{"navigation with a stray HX-Request", []string{"Sec-Fetch-Dest", "document", "HX-Request", "true"}, page, true},
+		// A <link rel=prefetch> is kept for the navigation that follows.
+		{"link prefetch", []string{"Sec-Fetch-Dest", "empty", "Sec-Purpose", "prefetch"}, page, true},
+		{"prefetched fragment", []string{"Sec-Fetch-Dest", "empty", "Sec-Purpose", "prefetch"}, `<li class="item">new</li>`, false},
+		{"prefetch by htmx", []string{"Sec-Fetch-Dest", "empty", "Sec-Purpose", "prefetch", "HX-Request", "true"}, page, false},
 		{"fragment body", nil, `<li class="item">new</li>`, false},
 		{"fragment with </div>", []string{"Sec-Fetch-Dest", "document"}, `<div>x</div>`, false},
 		{"document without </body>", nil, "<!DOCTYPE html><title>t</title><p>x", true},
