@@ -96,7 +96,7 @@ func TestLoggedInPage(t *testing.T) {
 	if got := h2.Get("Cache-Control"); got != "private, max-age=300" {
 		t.Errorf("Cache-Control = %q, want %q (max-age clamped to the token's 5m)", got, "private, max-age=300")
 	}
-	if got := h2.Values("Vary"); fmt.Sprint(got) != "[Sec-Fetch-Dest, Hx-Request, Turbo-Frame, Cookie]" {
+	if got := h2.Values("Vary"); fmt.Sprint(got) != "[Sec-Fetch-Dest, Sec-Purpose, Hx-Request, Turbo-Frame, Cookie]" {
 		t.Errorf("Vary = %q, want the fetch metadata and Cookie", got)
 	}
 	for _, k := range []string{"Content-Length", "Etag"} {
