@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -891,5 +892,31 @@ func TestAnonymousTemplate(t *testing.T) {
 	}
 	if _, err := New("w", KeyPEM(testKeyPEM(t)), fixed(nil), WithAnonymousTemplate(`<script>x("JWT_TOKEN")</script>`)); err == nil || !strings.Contains(err.Error(), "anonymous template holds JWT_TOKEN") {
 		t.Errorf("New with JWT_TOKEN in the anonymous template = %v, want an error", err)
+	}
+}
+
+// TestAddVary checks that addVary adds only the fields not yet named, in
+// any case and across several Vary values, and nothing after "*".
+func TestAddVary(t *testing.T) {
+	fields := []string{"Sec-Fetch-Dest", "Cookie"}
+	tests := []struct {
+		have, want []string
+	}{
+		{nil, []string{"Sec-Fetch-Dest, Cookie"}},
+		{[]string{"Accept-Encoding"}, []string{"Accept-Encoding", "Sec-Fetch-Dest, Cookie"}},
+		{[]string{"accept-encoding, COOKIE"}, []string{"accept-encoding, COOKIE", "Sec-Fetch-Dest"}},
+		{[]string{"Origin", " sec-fetch-dest ,cookie"}, []string{"Origin", " sec-fetch-dest ,cookie"}},
+		{[]string{"Origin, *"}, []string{"Origin, *"}},
+		{[]string{",,"}, []string{",,", "Sec-Fetch-Dest, Cookie"}},
+	}
+	for _, tc := range tests {
+		h := http.Header{}
+		if tc.have != nil {
+			h["Vary"] = slices.Clone(tc.have)
+		}
+		addVary(h, fields...)
+		if got := h["Vary"]; !slices.Equal(got, tc.want) {
+			t.Errorf("addVary(Vary: %q) = %q, want %q", tc.have, got, tc.want)
+		}
 	}
 }

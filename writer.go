@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -303,25 +302,42 @@ func makePrivate(h http.Header, maxAge int64) {
 }
 
 // addVary adds fields to the Vary header, unless they, or "*", are there.
+// It allocates only the new value and, if it grows, the header's slice.
 func addVary(h http.Header, fields ...string) {
-	var have []string
-	for _, v := range h.Values("Vary") {
-		for f := range strings.SplitSeq(v, ",") {
-			if f = strings.TrimSpace(f); f == "*" {
-				return
-			}
-			have = append(have, f)
-		}
+	vs := h["Vary"]
+	if hasField(vs, "*") {
+		return
 	}
-	var add []string
+	var b strings.Builder
 	for _, f := range fields {
-		if !slices.ContainsFunc(have, func(g string) bool { return strings.EqualFold(f, g) }) {
-			add = append(add, f)
+		if hasField(vs, f) {
+			continue
+		}
+		if b.Len() == 0 {
+			b.Grow(len(fields) * 16)
+		} else {
+			b.WriteString(", ")
+		}
+		b.WriteString(f)
+	}
+	if b.Len() > 0 {
+		h["Vary"] = append(vs, b.String())
+	}
+}
+
+// hasField reports whether the comma-separated values vs name field, in any
+// case.
+func hasField(vs []string, field string) bool {
+	for _, v := range vs {
+		for v != "" {
+			var f string
+			f, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(strings.TrimSpace(f), field) {
+				return true
+			}
 		}
 	}
-	if len(add) > 0 {
-		h.Add("Vary", strings.Join(add, ", "))
-	}
+	return false
 }
 
 // finish ends the response after the handler returns.
