@@ -290,8 +290,9 @@ func makePrivate(h http.Header, maxAge int64) {
 		}
 	}
 	h.Set("Cache-Control", strings.Join(kept, ", "))
+	const cdn = "Cdn-Cache-Control" // and its kin, such as Cloudflare-CDN-Cache-Control
 	for k := range h {
-		if lk := strings.ToLower(k); lk == "surrogate-control" || strings.HasSuffix(lk, "cdn-cache-control") {
+		if strings.EqualFold(k, "Surrogate-Control") || len(k) >= len(cdn) && strings.EqualFold(k[len(k)-len(cdn):], cdn) {
 			delete(h, k)
 		}
 	}
