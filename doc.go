@@ -38,8 +38,8 @@
 // start a second widget. No widget goes into:
 //   - the response to a request whose Sec-Fetch-Dest is not "document" (an
 //     iframe, or a fetch, which is how htmx and Turbo load fragments), unless
-//     it is a <link rel=prefetch> (Sec-Purpose: prefetch), kept by the browser
-//     for a navigation;
+//     it is a <link rel=prefetch> (Sec-Purpose or Purpose: prefetch), kept by
+//     the browser for a navigation;
 //   - from a client that sends no Sec-Fetch-Dest, the response to an htmx
 //     request (HX-Request) or a Turbo Frame request;
 //   - a response with no document structure.

@@ -52,7 +52,7 @@ func ExampleNew() {
 	// Output:
 	// <html><body><h1>Shop</h1><script data-chatwidget="" async src="https://chat.example/my-widget.js"></script><script>Chat.identify("<token>")</script></body></html>
 	// private
-	// Sec-Fetch-Dest, Sec-Purpose, Hx-Request, Turbo-Frame, Cookie
+	// Sec-Fetch-Dest, Sec-Purpose, Purpose, Hx-Request, Turbo-Frame, Cookie
 }
 
 // This example reads the visitor from a gorilla/sessions session that the

@@ -416,6 +416,7 @@ func TestFastPathsExhaustive(t *testing.T) {
 		{"attributes after a value", `<p a="x" `, []string{"b", "?", "<", "=", `="`, `"`, "></body>", " "}, 6},
 		{"end tag", "</p", []string{"a", " ", "/", "=", `"`, ">", "</body>"}, 5},
 		{"comment", "<!--", []string{"a", "-", "!", ">", "</body>"}, 7},
+		{"script tag", "<script", []string{"a", " ", "/", "=", `"`, ">", "</body>", "data-chatwidget", "DATA-CHATWIDGET"}, 5},
 		{"script", "<script>", []string{"x", "<", "/", "!", "-", ">", " ", "script", "sCrIpT", "</body>"}, 5},
 		{"script escapes", "<script>", []string{"<!--", "-->", "<script>", "</script>", "<SCRIPT ", "</script/", "</body>", "<!-", "--", ">", "x"}, 4},
 	}

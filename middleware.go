@@ -92,10 +92,10 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 // Only requests that load a whole document are considered: a request whose
 // Sec-Fetch-Dest is set to anything but "document" (an iframe, a fetch: htmx
 // and Turbo fetch theirs) passes through untouched, except a
-// <link rel=prefetch> (Sec-Purpose: prefetch), whose response the browser
-// keeps for a navigation. So do HEAD requests and, from clients that send no
-// Sec-Fetch-Dest, an htmx request (HX-Request) or a Turbo Frame request
-// (Turbo-Frame).
+// <link rel=prefetch> (Sec-Purpose or Purpose: prefetch), whose response
+// the browser keeps for a navigation. So do HEAD requests and, from clients
+// that send no Sec-Fetch-Dest, an htmx request (HX-Request) or a Turbo Frame
+// request (Turbo-Frame).
 //
 // The wrapped handler inserts the widget right before the first </body> end
 // tag of each HTML response (see the package doc for the exact rules) and
@@ -240,7 +240,11 @@ func loadedAsDocument(r *http.Request) bool {
 	case "document":
 		return true // htmx and Turbo fetch their fragments: their destination is "empty"
 	case "empty":
-		if !strings.HasPrefix(header(h, "Sec-Purpose"), "prefetch") {
+		purpose := header(h, "Sec-Purpose")
+		if purpose == "" {
+			purpose = header(h, "Purpose") // what Chromium sent before Sec-Purpose
+		}
+		if !strings.HasPrefix(purpose, "prefetch") {
 			return false
 		}
 	case "":

@@ -97,7 +97,7 @@ func TestLoggedInPage(t *testing.T) {
 	if got := h2.Get("Cache-Control"); got != "private, max-age=300" {
 		t.Errorf("Cache-Control = %q, want %q (max-age clamped to the token's 5m)", got, "private, max-age=300")
 	}
-	if got := h2.Values("Vary"); fmt.Sprint(got) != "[Sec-Fetch-Dest, Sec-Purpose, Hx-Request, Turbo-Frame, Cookie]" {
+	if got := h2.Values("Vary"); fmt.Sprint(got) != "[Sec-Fetch-Dest, Sec-Purpose, Purpose, Hx-Request, Turbo-Frame, Cookie]" {
 		t.Errorf("Vary = %q, want the fetch metadata and Cookie", got)
 	}
 	for _, k := range []string{"Content-Length", "Etag"} {
@@ -843,6 +843,9 @@ func TestFragmentsAreNotPages(t *testing.T) {
 		{"navigation with a stray HX-Request", []string{"Sec-Fetch-Dest", "document", "HX-Request", "true"}, page, true},
 		// A <link rel=prefetch> is kept for the navigation that follows.
 		{"link prefetch", []string{"Sec-Fetch-Dest", "empty", "Sec-Purpose", "prefetch"}, page, true},
+		{"link prefetch, older Chromium", []string{"Sec-Fetch-Dest", "empty", "Purpose", "prefetch"}, page, true},
+		{"prefetch with parameters", []string{"Sec-Fetch-Dest", "empty", "Sec-Purpose", "prefetch;prerender"}, page, true},
+		{"fetch with another purpose", []string{"Sec-Fetch-Dest", "empty", "Sec-Purpose", "preview"}, page, false},
 		{"prefetched fragment", []string{"Sec-Fetch-Dest", "empty", "Sec-Purpose", "prefetch"}, `<li class="item">new</li>`, false},
 		{"prefetch by htmx", []string{"Sec-Fetch-Dest", "empty", "Sec-Purpose", "prefetch", "HX-Request", "true"}, page, false},
 		{"fragment body", nil, `<li class="item">new</li>`, false},

@@ -259,7 +259,7 @@ func (cw *responseWriter) fixHeaders(t signed) {
 	// The page depends on the fetch metadata (see loadedAsDocument) and, anonymous or
 	// not, on who is logged in: a cached anonymous copy must not serve a
 	// visitor who has logged in since.
-	addVary(h, "Sec-Fetch-Dest", "Sec-Purpose", "Hx-Request", "Turbo-Frame", "Cookie")
+	addVary(h, "Sec-Fetch-Dest", "Sec-Purpose", "Purpose", "Hx-Request", "Turbo-Frame", "Cookie")
 	if t.token != "" {
 		makePrivate(h, t.exp-cw.m.signer.now().Unix())
 	}
