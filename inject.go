@@ -10,10 +10,17 @@ import (
 // This file is the streaming HTML rewriter. It finds the insertion point that
 // golang.org/x/net/html's Tokenizer defines (before the first </body> end
 // tag; failing that, before the first </html> end tag; failing that, at the
-// end if the stream began a document, else nowhere) without tokenizing: a resumable scanner jumps between the bytes that
-// matter with bytes.IndexByte and keeps only the few states of the tokenizer
-// that decide where tags, comments and raw text begin and end. The fuzz test
-// holds it to the tokenizer's answer on every input and every chunking.
+// end if the stream began a document, else nowhere) without tokenizing.
+//
+// A resumable scanner jumps between the bytes that matter with
+// bytes.IndexByte and keeps only the few states of the tokenizer that decide
+// where tags, comments and raw text begin and end. Most tags, and script
+// data, are read on fast paths (fastTag, fastScriptTag, fastScript) that test
+// eight bytes at a time and save no state: they read only what ends within
+// the write at hand and leave anything else to the resumable states. The
+// fuzz test holds the whole to the tokenizer's answer on every input and
+// every chunking; TestFastPathsExhaustive and TestWatchedNames hold the fast
+// paths to it on every short sequence of the bytes that steer them.
 //
 // Memory is constant: the only bytes held back are those of a possible
 // </body> or </html> end tag that a write boundary cut, and after a </html>
