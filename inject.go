@@ -528,6 +528,43 @@ const (
 	wordTextarea = 't' | 'e'<<8 | 'x'<<16 | 't'<<24 | 'a'<<32 | 'r'<<40 | 'e'<<48 | 'a'<<56
 )
 
+// lowerWord returns the word of the n-byte name (1 <= n <= 8) at the start
+// of the little-endian word x, lower-cased as the word constants above are.
+func lowerWord(x uint64, n int) uint64 {
+	return (x | 0x20*lsb) & (^uint64(0) >> (64 - 8*n))
+}
+
+// startTagKind returns the kind of the start tag whose name is the word w,
+// and for a raw-text tag the name whose end tag closes the text. Plaintext,
+// the only name longer than eight bytes that matters, is the caller's.
+func startTagKind(w uint64) (tagKind, string) {
+	switch w {
+	case wordHTML:
+		return tagHTML, ""
+	case wordBody:
+		return tagBody, ""
+	case wordScript:
+		return tagScript, ""
+	case wordIframe:
+		return tagRaw, "iframe"
+	case wordNoembed:
+		return tagRaw, "noembed"
+	case wordNoframes:
+		return tagRaw, "noframes"
+	case wordNoscript:
+		return tagRaw, "noscript"
+	case wordStyle:
+		return tagRaw, "style"
+	case wordTextarea:
+		return tagRaw, "textarea"
+	case wordTitle:
+		return tagRaw, "title"
+	case wordXMP:
+		return tagRaw, "xmp"
+	}
+	return tagOther, ""
+}
+
 // watched reports whether the tag whose name is the word w (of up to eight
 // bytes) is one the scanner acts on: a start tag that begins a document or
 // raw text, or a </body> or </html> end tag. The fast path leaves these to
@@ -536,12 +573,15 @@ func watched(w uint64, end bool) bool {
 	if end {
 		return w == wordBody || w == wordHTML
 	}
-	switch w {
-	case wordXMP, wordHTML, wordBody, wordStyle, wordTitle, wordScript,
-		wordIframe, wordNoembed, wordNoframes, wordNoscript, wordTextarea:
-		return true
-	}
-	return false
+	kind, _ := startTagKind(w)
+	return kind != tagOther
+}
+
+// scriptAt reports whether p, which must hold at least eight bytes, begins
+// with "script" in any case followed by a byte that ends a tag name.
+func scriptAt(p []byte) bool {
+	const n = len("script")
+	return lowerWord(binary.LittleEndian.Uint64(p), n) == wordScript && isTagDelim(p[n])
 }
 
 // fastScriptTag reads the <script> start tag that may begin at p[lt]
@@ -550,7 +590,7 @@ func watched(w uint64, end bool) bool {
 // after the tag's '>', or lt to leave the tag to the resumable states.
 func (s *scanner) fastScriptTag(p []byte, lt int) int {
 	const name = len("<script")
-	if lt+1+8 > len(p) || (binary.LittleEndian.Uint64(p[lt+1:])|0x20*lsb)&(1<<48-1) != wordScript || !isTagDelim(p[lt+name]) {
+	if lt+1+8 > len(p) || !scriptAt(p[lt+1:]) {
 		return lt
 	}
 	e := lt + name + 1
@@ -594,8 +634,7 @@ func (s *scanner) fastScript(p []byte, i int) int {
 		if k+2+8 > len(p) || p[k+1] == '!' {
 			return s.script(p, k)
 		}
-		if p[k+1] == '/' && (binary.LittleEndian.Uint64(p[k+2:])|0x20*lsb)&(1<<48-1) == wordScript &&
-			isTagDelim(p[k+8]) {
+		if p[k+1] == '/' && scriptAt(p[k+2:]) {
 			if e := fastTag(p, k); e > k {
 				s.state = sData
 				return e
@@ -640,7 +679,7 @@ func fastTag(p []byte, lt int) int {
 		if l == len("plaintext") && i == lt+1 {
 			return lt
 		}
-	} else if watched((x|0x20*lsb)&(^uint64(0)>>(64-8*l)), i > lt+1) {
+	} else if watched(lowerWord(x, l), i > lt+1) {
 		return lt
 	}
 	if p[j] == '>' {
@@ -1114,35 +1153,11 @@ func (s *scanner) nameDone() event {
 		}
 		return evNone
 	}
-	if s.n > nameCap {
-		return evNone // a name that does not matter
-	}
-	name := s.name[:s.n]
-	switch string(name) {
-	case "html":
-		s.kind = tagHTML
-	case "body":
-		s.kind = tagBody
-	case "script":
-		s.kind = tagScript
-	case "plaintext":
+	switch {
+	case s.n >= 1 && s.n <= 8:
+		s.kind, s.rawName = startTagKind(lowerWord(binary.LittleEndian.Uint64(s.name[:8]), s.n))
+	case s.nameIs("plaintext"):
 		s.kind = tagPlaintext
-	case "iframe":
-		s.kind, s.rawName = tagRaw, "iframe"
-	case "noembed":
-		s.kind, s.rawName = tagRaw, "noembed"
-	case "noframes":
-		s.kind, s.rawName = tagRaw, "noframes"
-	case "noscript":
-		s.kind, s.rawName = tagRaw, "noscript"
-	case "style":
-		s.kind, s.rawName = tagRaw, "style"
-	case "textarea":
-		s.kind, s.rawName = tagRaw, "textarea"
-	case "title":
-		s.kind, s.rawName = tagRaw, "title"
-	case "xmp":
-		s.kind, s.rawName = tagRaw, "xmp"
 	}
 	return evNone
 }
