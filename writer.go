@@ -102,8 +102,8 @@ func (cw *responseWriter) Write(p []byte) (int, error) {
 	case modeInject:
 		return cw.inj.Write(p)
 	}
-	if !cw.needsSniff() {
-		cw.choose(nil)
+	if ct, declared := cw.declaredType(); declared {
+		cw.chooseType(ct, false)
 		return cw.Write(p)
 	}
 	if len(cw.sniffed)+len(p) < sniffLen {
@@ -138,26 +138,47 @@ func (cw *responseWriter) writeSniffed(n int) error {
 	return err
 }
 
+// declaredType returns the Content-Type the handler set, and whether it
+// declared the type: set a Content-Type (even to nothing) or a
+// Transfer-Encoding, so that net/http would sniff nothing.
+func (cw *responseWriter) declaredType() (ct string, declared bool) {
+	h := cw.w.Header()
+	v, declared := h["Content-Type"]
+	if len(v) > 0 {
+		ct = v[0]
+	}
+	return ct, declared || header(h, "Transfer-Encoding") != ""
+}
+
 // needsSniff reports whether the content type must be sniffed from the body,
 // as net/http does when the handler sets none.
 func (cw *responseWriter) needsSniff() bool {
-	h := cw.w.Header()
-	_, haveType := h["Content-Type"]
-	return !haveType && header(h, "Transfer-Encoding") == ""
+	_, declared := cw.declaredType()
+	return !declared
 }
 
 // choose chooses between passing the body through and the injector, given
-// the first bytes of the body when the type must be sniffed. For an HTML
-// body, the injector calls decide once it knows whether the body is a
-// document; the headers wait until then.
+// the first bytes of the body when the type must be sniffed (head), or nil.
 func (cw *responseWriter) choose(head []byte) {
-	if cw.injectable(head) {
+	if head != nil {
+		cw.chooseType(http.DetectContentType(head), true)
+		return
+	}
+	cw.chooseType(header(cw.w.Header(), "Content-Type"), false)
+}
+
+// chooseType chooses between passing the body through and the injector for
+// a body of type ct, sniffed or declared. For an HTML body, the injector
+// calls decide once it knows whether the body is a document; the headers
+// wait until then.
+func (cw *responseWriter) chooseType(ct string, sniffed bool) {
+	if cw.injectable(ct) {
 		cw.mode = modeInject
-		if head != nil {
-			cw.sniffedType = http.DetectContentType(head)
+		if sniffed {
+			cw.sniffedType = ct
 		}
 		cw.inj.resetPending(cw.w, cw)
-		cw.inj.noEnd = isXHTML(header(cw.w.Header(), "Content-Type"))
+		cw.inj.noEnd = isXHTML(ct)
 		return
 	}
 	cw.mode = modePass
@@ -185,9 +206,9 @@ func (cw *responseWriter) decide(document bool) []byte {
 	return snippet
 }
 
-// injectable reports whether the response is an HTML page with a body that
-// the widget may go into.
-func (cw *responseWriter) injectable(head []byte) bool {
+// injectable reports whether the response, of type ct, is an HTML page with
+// a body that the widget may go into.
+func (cw *responseWriter) injectable(ct string) bool {
 	if cw.disabled {
 		return false
 	}
@@ -197,18 +218,10 @@ func (cw *responseWriter) injectable(head []byte) bool {
 		s >= 300 && s < 400:
 		return false
 	}
-	// The type first: it settles most responses that are not pages with
-	// one lookup.
-	h := cw.w.Header()
-	var ct string
-	if head != nil {
-		ct = http.DetectContentType(head)
-	} else {
-		ct = header(h, "Content-Type")
-	}
-	if !isHTML(ct) {
+	if !isHTML(ct) { // most responses that are not pages end here
 		return false
 	}
+	h := cw.w.Header()
 	if ce := header(h, "Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
 		return false
 	}
