@@ -79,6 +79,8 @@ const (
 	sScriptDblEndDelim                    // after "</script" in double escaped script data
 	sScriptEnd                            // matching "script" after "</" in script data
 	sScriptEndDelim                       // after "</script" in script data
+	sCDATAStart                           // matching "[CDATA[" after "<!" in foreign content
+	sCDATA                                // in a CDATA section
 )
 
 // Tag names the scanner tells apart. Raw-text tags are those after which the
@@ -91,7 +93,8 @@ const (
 	tagHTML
 	tagScript
 	tagPlaintext
-	tagRaw // iframe, noembed, noframes, noscript, style, textarea, title, xmp
+	tagRaw  // iframe, noembed, noframes, noscript, style, textarea, title, xmp
+	tagTree // svg, math, template, select, frameset and the formatting elements: the stack sees them (tree.go)
 )
 
 // markerAttr marks a <script> tag as the widget's own snippet: a page that
@@ -99,8 +102,9 @@ const (
 const markerAttr = "data-chatwidget"
 
 // nameCap is long enough for every tag name and attribute name the scanner
-// needs to recognise ("plaintext", "data-chatwidget").
-const nameCap = 16
+// needs to recognise ("plaintext", "data-chatwidget") and every element name
+// the stack tracks.
+const nameCap = frameNameCap
 
 // scanner is the resumable state of the search for the insertion point.
 type scanner struct {
@@ -116,10 +120,36 @@ type scanner struct {
 	begin    bool      // at the beginning of a comment's data
 	keyFirst bool      // at the first byte of an attribute name
 	n        int       // bytes in name
-	name     [nameCap]byte
-	marker   bool // the start tag carries markerAttr
-	doc      bool // a doctype, <html> or <body> start tag was read: the stream is a document
-	cand     bool // the end tag being read may be </body> or </html>
+	name     [nameCap + 1]byte
+	an       int      // bytes in key
+	key      [16]byte // the attribute name being read, in a <script> start tag
+	marker   bool     // the start tag carries markerAttr
+	doc      bool     // a doctype, <html> or <body> start tag was read: the stream is a document
+	cand     bool     // the end tag being read may be </body> or </html>
+
+	// The tag's end, as the standard reads it.
+	slash     bool // the last byte read in the tag was a "/" outside a value
+	selfClose bool // the tag ended with "/>", the "/" outside a value
+	valSlash  bool // the tag ended with "/>", the "/" an unquoted value's (x/net/html reads it as self-closing)
+	attrs     bool // the start tag has an attribute
+
+	// Tree construction (tree.go).
+	frames     [maxDepth]frame
+	depth      int
+	stale      bool   // an active formatting element may be closed and due to be reopened
+	scriptOff  bool   // scripting is off: noscript is markup (the injector's second scanner)
+	inNoscript bool   // in a noscript element's raw text (scripting on)
+	departed   bool   // in escaped script data after a "<" where x/net/html departs from the standard
+	reason     string // why the scanner gave up
+}
+
+// tagName returns the name of the tag just read, lower-cased; a name longer
+// than nameCap comes back longer than frameNameCap.
+func (s *scanner) tagName() []byte {
+	if s.n > nameCap {
+		return s.name[:] // one byte longer than any name kept
+	}
+	return s.name[:s.n]
 }
 
 // A decider learns, once the injector knows, whether the stream is a
@@ -151,11 +181,26 @@ type injector struct {
 	hold     []byte
 	done     bool // inserted, or given up: the rest passes through
 	err      error
+
+	// Inside a noscript element, alt reads the bytes as a browser with
+	// scripting off does (as markup), from offset altAt on: the element's
+	// end is a place to go on from only if both read it there, with the
+	// same elements open.
+	alt    scanner
+	altOn  bool
+	altAt  int64 // stream offset of the next byte alt reads
+	altEnd int64 // stream offset just after alt's last </noscript> end tag
+
+	// refused says why the page gets no widget, once the scanner gave up;
+	// "" otherwise.
+	refused string
 }
 
 // reset makes j ready for a new stream, keeping its hold buffer.
 func (j *injector) reset(w io.Writer, snippet []byte) {
-	*j = injector{w: w, snippet: snippet, hold: j.hold[:0], tagStart: -1, htmlAt: -1}
+	hold := j.hold[:0]
+	*j = injector{}
+	j.w, j.snippet, j.hold, j.tagStart, j.htmlAt = w, snippet, hold, -1, -1
 }
 
 // resetPending makes j ready for a stream whose snippet d decides.
@@ -193,6 +238,9 @@ func (j *injector) Write(p []byte) (int, error) {
 	for i := 0; i < len(p) && !j.done; {
 		var ev event
 		i, ev = j.sc.scan(p, i, base)
+		if j.altOn && !j.followAlt(p, base, i, ev) {
+			ev = evGiveUp
+		}
 		if ev == evNone {
 			continue
 		}
@@ -321,21 +369,78 @@ func (j *injector) insertAt(p []byte, end, at int64) {
 func (j *injector) handle(ev event, p []byte, base, pos int64) {
 	switch ev {
 	case evCandidate:
-		j.tagStart = j.sc.lt
+		if j.sc.canInsert() {
+			j.tagStart = j.sc.lt
+		}
 	case evNotCandidate:
 		j.tagStart = -1
 	case evBodyEnd:
-		j.insertAt(p[:pos-base], pos, j.tagStart)
+		if j.tagStart >= 0 {
+			j.insertAt(p[:pos-base], pos, j.tagStart)
+		}
 	case evHTMLEnd:
 		if j.htmlAt < 0 {
 			j.htmlAt = j.tagStart
 		}
 		j.tagStart = -1
+	case evNoscript:
+		j.alt = j.sc
+		j.alt.scriptOff, j.alt.inNoscript, j.alt.state = true, false, sData
+		j.altOn, j.altAt, j.altEnd = true, pos, -1
+	case evGiveUp:
+		j.giveUp(p, base, pos)
 	case evMarker:
 		j.tagStart, j.htmlAt = -1, -1
 		j.emit(p, base, pos)
 		j.done = true
 	}
+}
+
+// followAlt reads p (which starts at offset base) with alt up to index i,
+// where the scanner raised ev, and reports whether the two readings still
+// agree: at the scanner's </noscript> end tag, alt must have read the same
+// end tag there, with the same elements open.
+func (j *injector) followAlt(p []byte, base int64, i int, ev event) bool {
+	for k := int(j.altAt - base); k < i; {
+		var aev event
+		k, aev = j.alt.scan(p[:i], k, base)
+		switch aev {
+		case evGiveUp:
+			j.sc.reason = j.alt.reason
+			return false
+		case evNoscriptEnd:
+			j.altEnd = base + int64(k)
+		}
+	}
+	j.altAt = base + int64(i)
+	if ev != evNoscriptEnd {
+		return true
+	}
+	j.altOn = false
+	if j.altEnd != j.altAt || !j.alt.sameTree(&j.sc) {
+		j.sc.reason = "a noscript element read otherwise with scripting off"
+		return false
+	}
+	j.sc.stale = j.sc.stale || j.alt.stale
+	return true
+}
+
+// giveUp ends the search when the scanner cannot follow the browser: the
+// page gets no widget, unless a </html> end tag seen before was a place it
+// may go (what follows cannot change how the bytes before it are read).
+// A page whose snippet is not decided yet is taken for a fragment, so that
+// no resolver is called for it.
+func (j *injector) giveUp(p []byte, base, pos int64) {
+	if j.htmlAt >= 0 {
+		j.insertAt(p[:pos-base], pos, j.htmlAt)
+		return
+	}
+	j.refused = j.sc.reason
+	j.tagStart = -1
+	if j.pending != nil {
+		j.commit(false)
+	}
+	j.done = true
 }
 
 // Flush writes everything except a cut </body> or </html> end tag. If a
@@ -384,8 +489,11 @@ func (j *injector) Close() error {
 	switch {
 	case j.htmlAt >= 0:
 		j.insertAt(nil, j.off, j.htmlAt)
-	case j.sc.doc && !j.noEnd:
+	case j.sc.doc && !j.noEnd && j.sc.canEnd():
 		j.insertAt(nil, j.off, j.off)
+	case j.sc.doc:
+		j.refused = "the page ends where a browser would not run the snippet"
+		fallthrough
 	default:
 		j.emit(nil, j.off, j.off)
 		j.done = true
@@ -400,6 +508,9 @@ const (
 	evNone         event = iota
 	evCandidate          // "</b" or "</h": a </body> or </html> end tag may begin at sc.lt
 	evNotCandidate       // the tag of the last evCandidate is neither
+	evNoscript           // a noscript start tag just closed, and its raw text begins (scripting on)
+	evNoscriptEnd        // a </noscript> end tag just closed
+	evGiveUp             // the scanner cannot follow the browser from here: sc.reason says why
 	evDoc                // the first doctype, <html> or <body> start tag just ended; this and the next are signs of a document
 	evBodyEnd            // a </body> end tag just closed
 	evHTMLEnd            // a </html> end tag just closed
@@ -526,6 +637,20 @@ const (
 	wordNoframes = 'n' | 'o'<<8 | 'f'<<16 | 'r'<<24 | 'a'<<32 | 'm'<<40 | 'e'<<48 | 's'<<56
 	wordNoscript = 'n' | 'o'<<8 | 's'<<16 | 'c'<<24 | 'r'<<32 | 'i'<<40 | 'p'<<48 | 't'<<56
 	wordTextarea = 't' | 'e'<<8 | 'x'<<16 | 't'<<24 | 'a'<<32 | 'r'<<40 | 'e'<<48 | 'a'<<56
+	wordSVG      = 's' | 'v'<<8 | 'g'<<16
+	wordMath     = 'm' | 'a'<<8 | 't'<<16 | 'h'<<24
+	wordTemplate = 't' | 'e'<<8 | 'm'<<16 | 'p'<<24 | 'l'<<32 | 'a'<<40 | 't'<<48 | 'e'<<56
+	wordSelect   = 's' | 'e'<<8 | 'l'<<16 | 'e'<<24 | 'c'<<32 | 't'<<40
+	wordFrameset = 'f' | 'r'<<8 | 'a'<<16 | 'm'<<24 | 'e'<<32 | 's'<<40 | 'e'<<48 | 't'<<56
+	wordEm       = 'e' | 'm'<<8
+	wordTT       = 't' | 't'<<8
+	wordBig      = 'b' | 'i'<<8 | 'g'<<16
+	wordCode     = 'c' | 'o'<<8 | 'd'<<16 | 'e'<<24
+	wordFont     = 'f' | 'o'<<8 | 'n'<<16 | 't'<<24
+	wordNobr     = 'n' | 'o'<<8 | 'b'<<16 | 'r'<<24
+	wordSmall    = 's' | 'm'<<8 | 'a'<<16 | 'l'<<24 | 'l'<<32
+	wordStrike   = 's' | 't'<<8 | 'r'<<16 | 'i'<<24 | 'k'<<32 | 'e'<<40
+	wordStrong   = 's' | 't'<<8 | 'r'<<16 | 'o'<<24 | 'n'<<32 | 'g'<<40
 )
 
 // lowerWord returns the word of the n-byte name (1 <= n <= 8) at the start
@@ -561,6 +686,10 @@ func startTagKind(w uint64) (tagKind, string) {
 		return tagRaw, "title"
 	case wordXMP:
 		return tagRaw, "xmp"
+	case wordSVG, wordMath, wordTemplate, wordSelect, wordFrameset,
+		'a', 'b', 'i', 's', 'u', wordEm, wordTT, wordBig, wordCode, wordFont,
+		wordNobr, wordSmall, wordStrike, wordStrong:
+		return tagTree, ""
 	}
 	return tagOther, ""
 }
@@ -826,6 +955,19 @@ outer:
 	for i < len(p) {
 		switch s.state {
 		case sData:
+			if s.tracking() {
+				k := indexLT(p, i)
+				if k > i && s.textGivesUp() {
+					return i, s.giveUp("text in an integration point where a formatting element may be reopened")
+				}
+				if i = k; i == len(p) {
+					return i, evNone
+				}
+				s.lt = base + int64(i)
+				s.state = sTagOpen
+				i++
+				continue
+			}
 			if i = indexLT(p, i); i == len(p) {
 				return i, evNone
 			}
@@ -869,6 +1011,9 @@ outer:
 				i++
 			default:
 				s.state = sData // reconsume: "<" was text
+				if s.textGivesUp() {
+					return i, s.giveUp("text in an integration point where a formatting element may be reopened")
+				}
 			}
 		case sEndTagOpen:
 			c := p[i]
@@ -890,12 +1035,33 @@ outer:
 				return i, ev
 			}
 		case sMarkup0:
-			if p[i] == '-' {
+			switch {
+			case p[i] == '-':
 				s.state = sMarkup1
 				i++
-			} else {
+			case p[i] == '[' && s.cdata():
+				if s.textGivesUp() {
+					return i, s.giveUp("CDATA in an integration point where a formatting element may be reopened")
+				}
+				s.state, s.idx = sCDATAStart, 0 // reconsume
+			default:
 				s.state, s.idx = sDoctype, 0 // reconsume
 			}
+		case sCDATAStart:
+			// Case-sensitive, unlike every other name here.
+			const open = "[CDATA["
+			for i < len(p) && s.state == sCDATAStart {
+				if p[i] != open[s.idx] {
+					s.state = sBogus // reconsume
+					break
+				}
+				i++
+				if s.idx++; s.idx == len(open) {
+					s.state, s.dashes = sCDATA, 0
+				}
+			}
+		case sCDATA:
+			i = s.cdataSection(p, i)
 		case sDoctype:
 			// A doctype and a bogus comment both end at the first ">".
 			if i = s.matchName(p, i, "doctype", sBogus, sBogus); s.idx == len("doctype") && !s.doc {
@@ -950,17 +1116,49 @@ outer:
 			i = s.matchName(p, i, s.rawName, sRawEndDelim, sRaw)
 		case sRawEndDelim:
 			if isTagDelim(p[i]) {
-				s.rawEndTag() // reconsume the delimiter in the tag name state
+				s.rawEndTag(s.rawName) // reconsume the delimiter in the tag name state
 			} else {
 				s.state = sRaw // reconsume
 			}
 		case sScript:
-			i = s.fastScript(p, i)
+			if s.tracking() {
+				i = s.script(p, i)
+			} else {
+				i = s.fastScript(p, i)
+			}
 		default:
-			i = s.script(p, i)
+			if i = s.script(p, i); s.reason != "" {
+				return i, evGiveUp
+			}
 		}
 	}
 	return i, evNone
+}
+
+// cdataSection reads a CDATA section's text up to its "]]>"; dashes counts
+// the ']' just read.
+func (s *scanner) cdataSection(p []byte, i int) int {
+	for i < len(p) {
+		if s.dashes == 0 {
+			k := bytes.IndexByte(p[i:], ']')
+			if k < 0 {
+				return len(p)
+			}
+			i += k
+		}
+		c := p[i]
+		i++
+		switch {
+		case c == ']':
+			s.dashes++
+		case c == '>' && s.dashes >= 2:
+			s.state = sData
+			return i
+		default:
+			s.dashes = 0
+		}
+	}
+	return i
 }
 
 // tag reads a start or end tag, from its name to its ">", the way
@@ -990,7 +1188,7 @@ func (s *scanner) tag(p []byte, i int) (int, event) {
 			s.appendName(p[i:j])
 		}
 		if s.cand && s.n > len("body") { // too long for body or html
-			s.cand, s.n, s.state = false, nameCap+1, sTagName
+			s.cand, s.state = false, sTagName
 			return j, evNotCandidate
 		}
 		if j == n {
@@ -1009,15 +1207,18 @@ func (s *scanner) tag(p []byte, i int) (int, event) {
 beforeAttr:
 	for i < n && charClass[p[i]]&cSpace != 0 {
 		i++
+		s.slash = false
 	}
 	if i == n {
 		s.state = sBeforeAttr
 		return n, evNone
 	}
 	if p[i] == '>' {
+		s.selfClose = s.slash
 		return i + 1, s.tagDone()
 	}
-	s.keyFirst, s.n = true, 0
+	s.slash = false
+	s.keyFirst, s.an = true, 0
 attrKey:
 	{
 		j := i
@@ -1026,16 +1227,19 @@ attrKey:
 		}
 		s.keyFirst = false
 		j = skipTo(p, j, cKeyDelim)
+		if j > i {
+			s.attrs = true
+		}
 		marker := s.kind == tagScript && !s.endTag
 		if marker {
-			s.appendName(p[i:j])
+			s.appendKey(p[i:j])
 		}
 		if j == n {
 			s.state = sAttrKey
 			return n, evNone
 		}
 		i = j
-		if marker && s.nameIs(markerAttr) {
+		if marker && s.an == len(markerAttr) && string(s.key[:s.an]) == markerAttr {
 			s.marker = true
 		}
 	}
@@ -1050,6 +1254,7 @@ afterKey:
 	switch p[i] {
 	case '/':
 		i++
+		s.slash = true
 		goto beforeAttr
 	case '=':
 		i++
@@ -1071,6 +1276,7 @@ beforeValue:
 		s.quote = c
 		i++
 	default:
+		s.slash = c == '/'
 		i++
 		goto unquoted
 	}
@@ -1082,14 +1288,20 @@ quoted:
 	s.state = sQuoted
 	return n, evNone
 unquoted:
-	i = skipTo(p, i, cValDelim)
+	if j := skipTo(p, i, cValDelim); j > i {
+		s.slash = p[j-1] == '/'
+		i = j
+	}
 	if i == n {
 		s.state = sUnquoted
 		return n, evNone
 	}
-	if p[i] != '>' {
+	if p[i] == '>' {
+		s.valSlash = s.slash // "/>" ends the tag, the "/" the value's
+	} else {
 		i++ // white space ends the value; ">" is read again
 	}
+	s.slash = false
 	goto beforeAttr
 }
 
@@ -1097,21 +1309,32 @@ unquoted:
 // is kept only if c can begin a name the scanner looks for.
 func (s *scanner) startTag(end bool, c byte) {
 	s.state, s.endTag, s.kind, s.marker, s.cand = sTagName, end, tagOther, false, false
-	s.n = nameCap + 1
-	switch c | 0x20 {
-	case 'b', 'h':
-		s.n, s.cand = 0, end
-	case 'i', 'n', 'p', 's', 't', 'x':
-		if !end {
-			s.n = 0
-		}
+	s.slash, s.selfClose, s.valSlash, s.attrs = false, false, false, false
+	s.n = 0
+	if end && (c|0x20 == 'b' || c|0x20 == 'h') {
+		s.cand = true
 	}
 }
 
-// rawEndTag turns a recognised raw end tag into an ordinary end tag, whose
-// name is not one the injector looks for.
-func (s *scanner) rawEndTag() {
+// rawEndTag turns a recognised raw end tag into an ordinary end tag named
+// name, which is not one the injector looks for.
+func (s *scanner) rawEndTag(name string) {
 	s.startTag(true, 0)
+	s.n = copy(s.name[:], name)
+	s.departed = false
+}
+
+// appendKey adds b, lower-cased, to the attribute name being read,
+// remembering only that it is too long once it passes the buffer.
+func (s *scanner) appendKey(b []byte) {
+	if s.an+len(b) > len(s.key) {
+		s.an = len(s.key) + 1
+		return
+	}
+	for _, c := range b {
+		s.key[s.an] = asciiLower(c)
+		s.an++
+	}
 }
 
 // appendName adds b, lower-cased, to the name being read, remembering only
@@ -1166,13 +1389,29 @@ func (s *scanner) nameDone() event {
 func (s *scanner) tagDone() event {
 	s.state = sData
 	if s.endTag {
+		ev := evNone
 		switch s.kind {
 		case tagBody:
-			return evBodyEnd
+			ev = evBodyEnd
 		case tagHTML:
-			return evHTMLEnd
+			ev = evHTMLEnd
 		}
-		return evNone
+		if (s.inNoscript || s.scriptOff) && s.nameIs("noscript") {
+			s.inNoscript = false
+			ev = evNoscriptEnd
+		}
+		if s.depth > 0 {
+			if g := s.treeEnd(); g != evNone {
+				return g
+			}
+		}
+		return ev
+	}
+	if s.depth > 0 || s.kind == tagTree {
+		html, ev := s.treeStart()
+		if ev != evNone || !html {
+			return ev
+		}
 	}
 	switch s.kind {
 	case tagHTML, tagBody:
@@ -1188,6 +1427,13 @@ func (s *scanner) tagDone() event {
 	case tagPlaintext:
 		s.state = sPlaintext
 	case tagRaw:
+		if s.rawName == "noscript" {
+			if s.scriptOff {
+				break // markup
+			}
+			s.state, s.inNoscript = sRaw, true
+			return evNoscript
+		}
 		s.state = sRaw
 	}
 	return evNone
@@ -1270,7 +1516,7 @@ func (s *scanner) script(p []byte, i int) int {
 		return s.matchName(p, i, "script", sScriptEndDelim, s.retState)
 	case sScriptEndDelim:
 		if isTagDelim(p[i]) {
-			s.rawEndTag() // reconsume the delimiter in the tag name state
+			s.rawEndTag("script") // reconsume the delimiter in the tag name state
 		} else {
 			s.state = s.retState // reconsume
 		}
@@ -1307,7 +1553,7 @@ func (s *scanner) script(p []byte, i int) int {
 		case c == '<':
 			s.state = sScriptEscLT
 		case c == '>' && s.state == sScriptEscDashDash:
-			s.state = sScript
+			s.state, s.departed = sScript, false
 		default:
 			s.state = sScriptEsc
 		}
@@ -1320,13 +1566,20 @@ func (s *scanner) script(p []byte, i int) int {
 		case isLetter(c):
 			s.state, s.idx = sScriptDblStart, 0 // reconsume the letter
 		default:
-			s.state = sScript // reconsume; x/net/html returns to script data here
+			// The standard stays in escaped script data here, and a later
+			// "<script" then begins double-escaped data; x/net/html returns
+			// to script data, where "<script" means nothing. The two agree
+			// again after "-->" or "</script".
+			s.state, s.departed = sScriptEsc, true // reconsume
 		}
 		return i
 	case sScriptDblStart:
 		return s.matchName(p, i, "script", sScriptDblStartDelim, sScriptEsc)
 	case sScriptDblStartDelim:
 		if isTagDelim(p[i]) {
+			if s.departed {
+				s.giveUp("<script in escaped script data, after a < where x/net/html departs from the standard")
+			}
 			s.state = sScriptDbl
 			return i + 1
 		}
