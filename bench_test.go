@@ -52,10 +52,51 @@ func realisticPage(size int) []byte {
 	return b.Bytes()
 }
 
+// svgPage returns realisticPage with what sites put in SVG: an inline icon
+// with a <title> in every link of the navigation, and a logo whose <svg>
+// holds a <style>, so that the rewriter follows foreign content and
+// integration points all through the page.
+func svgPage(size int) []byte {
+	const icon = `<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><title>Go</title><path d="M4 12h16M12 4l8 8-8 8" stroke="currentColor" fill="none"/></svg>`
+	const logo = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 40" role="img"><style>.l{fill:#0a7;font:700 20px sans-serif}</style><defs><linearGradient id="g"><stop offset="0" stop-color="#0a7"/><stop offset="1" stop-color="#07a"/></linearGradient></defs><rect width="120" height="40" rx="6" fill="url(#g)"/><text class="l" x="10" y="27">Shop</text></svg>`
+	page := realisticPage(size)
+	page = bytes.Replace(page, []byte(`<header id="top"`), []byte(logo+`<header id="top"`), 1)
+	page = bytes.ReplaceAll(page, []byte(`">Category `), []byte(`">`+icon+`Category `))
+	return page
+}
+
 var benchSizes = []struct {
 	name string
 	size int
 }{{"10KB", 10 << 10}, {"100KB", 100 << 10}, {"1MB", 1 << 20}}
+
+// BenchmarkRewriteSVG measures the injector, and the tokenizer beside it,
+// over the 100 KB page with inline SVG (svgPage).
+func BenchmarkRewriteSVG(b *testing.B) {
+	page := svgPage(100 << 10)
+	snippet := []byte(testSnippet)
+	b.Run("rewrite", func(b *testing.B) {
+		b.SetBytes(int64(len(page)))
+		b.ReportAllocs()
+		j := newInjector(io.Discard, snippet)
+		for b.Loop() {
+			j.reset(io.Discard, snippet)
+			for i := 0; i < len(page); i += 4096 {
+				j.Write(page[i:min(i+4096, len(page))])
+			}
+			j.Close()
+		}
+	})
+	b.Run("tokenizer", func(b *testing.B) {
+		b.SetBytes(int64(len(page)))
+		b.ReportAllocs()
+		for b.Loop() {
+			z := html.NewTokenizer(bytes.NewReader(page))
+			for z.Next() != html.ErrorToken {
+			}
+		}
+	})
+}
 
 // BenchmarkRewrite measures the injector alone, fed in writes of 4 KB.
 func BenchmarkRewrite(b *testing.B) {
@@ -186,6 +227,8 @@ func BenchmarkMiddleware(b *testing.B) {
 		dest string // Sec-Fetch-Dest, if any
 	}{
 		{"html-100KB", 100 << 10, chunked("text/html; charset=utf-8", realisticPage(100<<10)), ""},
+		{"html-100KB-latin1", 100 << 10, chunked("text/html; charset=iso-8859-1", realisticPage(100<<10)), ""},
+		{"html-100KB-nocharset", 100 << 10, chunked("text/html", realisticPage(100<<10)), ""},
 		{"json-10KB", len(json10K), chunked("application/json", json10K), ""},
 		{"json-10KB-fetch", len(json10K), chunked("application/json", json10K), "empty"},
 		{"json-10KB-encode", rec.Body.Len(), encode, ""},

@@ -27,12 +27,37 @@
 // # Where the widget goes
 //
 // The widget is inserted once, right before the first </body> end tag that
-// golang.org/x/net/html's tokenizer reports (so never inside a comment, a
-// <script>, <style>, <textarea> or <title>, or an attribute value); without
-// one, before the first </html> end tag; without either, at the end if the
-// response began a document (a doctype, <html> or <body> start tag). A page
-// that already carries a <script data-chatwidget> before its </body> (see
-// [Middleware.Snippet]) is left alone.
+// a browser's HTML parser acts on as one, where the inserted scripts are
+// HTML script elements that run; failing that, before the first such
+// </html> end tag; failing that, at the end if the response began a
+// document (a doctype, <html> or <body> start tag) and the page ends in
+// text, outside every tag, comment, raw-text element (<textarea>, <title>,
+// <style>, <noscript>, …), <plaintext>, template and foreign content. A
+// page that already carries a <script data-chatwidget> before that point
+// (see [Middleware.Snippet]) is left alone.
+//
+// "As a browser's parser acts on it" means that the rewriter follows the
+// parts of the HTML standard's tree construction that change how later
+// bytes are read: inside <svg> and <math> there is no raw text and CDATA
+// sections are real, integration points (foreignObject, desc and title in
+// SVG; MathML's token elements and annotation-xml) switch back to HTML, and
+// breakout tags (<p>, <div>, <b>, …) end foreign content; <noscript> must
+// be read alike by browsers with scripting on and off; nothing goes inside
+// <template>, <select> or foreign content. Where a streaming reader cannot
+// know what the browser does (a <frameset>, a raw-text tag inside <select>,
+// markup it cannot follow, nesting deeper than 32 elements), the page gets
+// no widget, is logged at debug level and counted in [Middleware.Stats]:
+// never a guess.
+//
+// The widget goes only into pages a browser decodes as ASCII-compatible
+// text: UTF-8, or the single-byte windows-1252 (ISO-8859-1, US-ASCII),
+// ISO-8859-15, windows-1250 and windows-1251 when the snippet is ASCII. A
+// page with a byte order mark of UTF-16, or another charset, is left alone.
+// A page whose Content-Type names no charset is settled as browsers settle
+// it (byte order mark, then the <meta> prescan of its first 1024 bytes): if
+// that finds UTF-8 or nothing, the middleware sets charset=utf-8, so that no
+// <meta> the page lets through can switch the encoding; otherwise the page
+// is left alone.
 //
 // Fragments are not pages, since a script that swaps one into a page would
 // start a second widget. No widget goes into:
@@ -44,8 +69,11 @@
 //     request (HX-Request) or a Turbo Frame request;
 //   - a response with no document structure.
 //
-// Only responses that are HTML (text/html or application/xhtml+xml, sniffed
-// as net/http does when no Content-Type is set) and have a body are touched.
+// Only responses that are HTML (text/html, read from the Content-Type as
+// browsers read it, or sniffed as net/http does when none is set) and have
+// a body are touched; application/xhtml+xml pages are left alone, since the
+// browser's XML parser would stop at the first byte of the snippet that is
+// not well-formed XML.
 // HEAD requests, 1xx, 204, 206, 3xx and 304 responses, responses with a
 // Content-Encoding or a Content-Range, downloads (Content-Disposition:
 // attachment), hijacked connections and everything

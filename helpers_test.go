@@ -81,7 +81,7 @@ func newTest(t testing.TB, v Resolver, logs *logBuffer, opts ...Option) *Middlew
 	if logs == nil {
 		logs = &logBuffer{}
 	}
-	opts = append([]Option{WithLogger(logs.logger()), WithEmbedTemplate(`<script src="/w/WIDGET_ID.js"></script>`)}, opts...)
+	opts = append([]Option{WithLogger(logs.logger()), WithEmbedTemplate(`<script src="https://cdn.example/w/WIDGET_ID.js"></script>`)}, opts...)
 	m, err := New("test-widget", KeyPEM(testKeyPEM(t)), v, opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)

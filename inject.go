@@ -94,7 +94,8 @@ const (
 	tagScript
 	tagPlaintext
 	tagRaw  // iframe, noembed, noframes, noscript, style, textarea, title, xmp
-	tagTree // svg, math, template, select, frameset and the formatting elements: the stack sees them (tree.go)
+	tagTree // svg, math, template, select, frameset: the stack sees them (tree.go)
+	tagFmt  // a formatting element of up to eight bytes: the stack sees it, on the fast path too
 )
 
 // markerAttr marks a <script> tag as the widget's own snippet: a page that
@@ -171,8 +172,15 @@ type injector struct {
 	w       io.Writer
 	snippet []byte
 	pending decider // non-nil until the kind of stream is known
-	noEnd   bool    // never insert at the end (XHTML: after the root element is not well-formed)
 	sc      scanner
+
+	// enc is the page's encoding, as its Content-Type declares it and then
+	// as its first bytes settle it (charset.go). While headNeed > 0, the
+	// first bytes gather in head, up to headNeed of them, before anything
+	// else is done with them.
+	enc      encoding
+	headNeed int
+	head     []byte
 
 	off      int64 // stream offset of the next byte Write will see
 	written  int64 // stream offset of the first byte not yet written to w
@@ -196,18 +204,68 @@ type injector struct {
 	refused string
 }
 
-// reset makes j ready for a new stream, keeping its hold buffer.
+// reset makes j ready for a new stream, keeping its buffers.
 func (j *injector) reset(w io.Writer, snippet []byte) {
-	hold := j.hold[:0]
+	hold, head := j.hold[:0], j.head[:0]
 	*j = injector{}
-	j.w, j.snippet, j.hold, j.tagStart, j.htmlAt = w, snippet, hold, -1, -1
+	j.w, j.snippet, j.hold, j.head, j.tagStart, j.htmlAt = w, snippet, hold, head, -1, -1
 }
 
-// resetPending makes j ready for a stream whose snippet d decides.
-func (j *injector) resetPending(w io.Writer, d decider) {
+// resetPending makes j ready for a stream whose snippet d decides, and
+// whose Content-Type declares the encoding enc (encUnknown: none). The
+// first bytes settle the encoding before anything is decided: a byte order
+// mark, which browsers obey over the header, and for a page that declares
+// none the <meta> prescan. A page in an encoding the snippet may not go
+// into passes through as a fragment would.
+func (j *injector) resetPending(w io.Writer, d decider, enc encoding) {
 	j.reset(w, nil)
-	j.pending = d
+	j.pending, j.enc, j.headNeed = d, enc, len("\xef\xbb\xbf")
+	if enc == encUnknown {
+		j.headNeed = prescanLen
+	}
 }
+
+// writeHead gathers the first bytes of the stream in head until they settle
+// the encoding, then writes them, and the rest of p, through Write.
+func (j *injector) writeHead(p []byte) (int, error) {
+	need := j.headNeed - len(j.head)
+	if len(p) < need {
+		j.head = append(j.head, p...)
+		return len(p), nil
+	}
+	j.head = append(j.head, p[:need]...)
+	if err := j.settleHead(); err != nil {
+		return 0, err
+	}
+	if _, err := j.Write(p[need:]); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// settleHead settles the encoding from the bytes gathered so far and writes
+// them through Write.
+func (j *injector) settleHead() error {
+	j.headNeed = 0
+	enc, bom := bomEncoding(j.head)
+	switch {
+	case bom:
+		j.enc = enc
+	case j.enc == encUnknown:
+		j.enc = sniffEncoding(j.head)
+	}
+	if j.enc == encOther {
+		j.refused = "the page's encoding is not one the snippet may go into"
+		j.commit(false)
+		j.done = true
+	}
+	_, err := j.Write(j.head)
+	return err
+}
+
+// encoding returns the page's encoding, once settled: encUnknown means
+// that neither the header, a byte order mark nor a <meta> names one.
+func (j *injector) encoding() encoding { return j.enc }
 
 // commit asks the decider for the snippet, once the kind of stream is
 // known. Without a snippet, the rest passes through.
@@ -229,6 +287,9 @@ func (j *injector) commit(document bool) {
 func (j *injector) Write(p []byte) (int, error) {
 	if j.err != nil {
 		return 0, j.err
+	}
+	if j.headNeed > 0 {
+		return j.writeHead(p)
 	}
 	if j.done {
 		return j.passthrough(p)
@@ -453,6 +514,11 @@ func (j *injector) Flush() error {
 	if j.err != nil {
 		return j.err
 	}
+	if j.headNeed > 0 {
+		if err := j.settleHead(); err != nil {
+			return err
+		}
+	}
 	if j.pending != nil {
 		if j.off > 0 {
 			return nil
@@ -479,6 +545,11 @@ func (j *injector) Close() error {
 	if j.err != nil {
 		return j.err
 	}
+	if j.headNeed > 0 {
+		if err := j.settleHead(); err != nil {
+			return err
+		}
+	}
 	if j.pending != nil {
 		j.commit(j.sc.doc || j.htmlAt >= 0)
 	}
@@ -489,7 +560,7 @@ func (j *injector) Close() error {
 	switch {
 	case j.htmlAt >= 0:
 		j.insertAt(nil, j.off, j.htmlAt)
-	case j.sc.doc && !j.noEnd && j.sc.canEnd():
+	case j.sc.doc && j.sc.canEnd():
 		j.insertAt(nil, j.off, j.off)
 	case j.sc.doc:
 		j.refused = "the page ends where a browser would not run the snippet"
@@ -686,24 +757,13 @@ func startTagKind(w uint64) (tagKind, string) {
 		return tagRaw, "title"
 	case wordXMP:
 		return tagRaw, "xmp"
-	case wordSVG, wordMath, wordTemplate, wordSelect, wordFrameset,
-		'a', 'b', 'i', 's', 'u', wordEm, wordTT, wordBig, wordCode, wordFont,
-		wordNobr, wordSmall, wordStrike, wordStrong:
+	case wordSVG, wordMath, wordTemplate, wordSelect, wordFrameset:
 		return tagTree, ""
+	case 'a', 'b', 'i', 's', 'u', wordEm, wordTT, wordBig, wordCode, wordFont,
+		wordNobr, wordSmall, wordStrike, wordStrong:
+		return tagFmt, ""
 	}
 	return tagOther, ""
-}
-
-// watched reports whether the tag whose name is the word w (of up to eight
-// bytes) is one the scanner acts on: a start tag that begins a document or
-// raw text, or a </body> or </html> end tag. The fast path leaves these to
-// the resumable states.
-func watched(w uint64, end bool) bool {
-	if end {
-		return w == wordBody || w == wordHTML
-	}
-	kind, _ := startTagKind(w)
-	return kind != tagOther
 }
 
 // scriptAt reports whether p, which must hold at least eight bytes, begins
@@ -764,7 +824,7 @@ func (s *scanner) fastScript(p []byte, i int) int {
 			return s.script(p, k)
 		}
 		if p[k+1] == '/' && scriptAt(p[k+2:]) {
-			if e := fastTag(p, k); e > k {
+			if e, _, _, _ := fastTag(p, k, false); e > k {
 				s.state = sData
 				return e
 			}
@@ -776,9 +836,13 @@ func (s *scanner) fastScript(p []byte, i int) int {
 
 // fastTag reads the tag that begins at p[lt] == '<' without saving any
 // state, when it is an ordinary start or end tag that ends within p and
-// whose name is none the scanner acts on: the common case, which it reads
-// by jumping between quotes, '=' and '>'. It returns the index just after
-// the tag's '>', or lt to leave the tag to the resumable states.
+// whose name is none the scanner must read through the resumable states:
+// the common case, which it reads by jumping between quotes, '=' and '>'.
+// It returns the index just after the tag's '>', or lt to leave the tag to
+// the resumable states, and the tag's name as a word of l bytes (l > 8: a
+// longer name, not in the word), with kind tagFmt for a formatting start
+// tag, which the caller gives to the stack. With track, every name longer
+// than eight bytes goes to the resumable states, which keep it.
 //
 // Between the tag's name and its end, a '>' ends the tag unless it is in a
 // quoted value; a quote opens a value only as the first byte after an '='
@@ -786,14 +850,14 @@ func (s *scanner) fastScript(p []byte, i int) int {
 // value follows) unless it is the first byte of a name, which is so when
 // only white space or a '/' comes between it and the name, the quoted
 // value or the unquoted value's white space before it.
-func fastTag(p []byte, lt int) int {
+func fastTag(p []byte, lt int, track bool) (e int, w uint64, l int, kind tagKind) {
 	n := len(p)
 	i := lt + 1
 	if i < n && p[i] == '/' {
 		i++
 	}
 	if i+8 > n || !isLetter(p[i]) {
-		return lt
+		return lt, 0, 0, tagOther
 	}
 	// Most names end within the first word: the end and the name's word
 	// come from one read, without a call.
@@ -801,20 +865,30 @@ func fastTag(p []byte, lt int) int {
 	j := i + bits.TrailingZeros64(tagSpecials(x))>>3
 	if j == i+8 || !isTagDelim(p[j]) {
 		if j = skipTo(p, j, cTagDelim); j == n {
-			return lt
+			return lt, 0, 0, tagOther
 		}
 	}
-	if l := j - i; l > 8 {
-		if l == len("plaintext") && i == lt+1 {
-			return lt
+	if l = j - i; l > 8 {
+		if track || l == len("plaintext") && i == lt+1 {
+			return lt, 0, 0, tagOther
 		}
-	} else if watched(lowerWord(x, l), i > lt+1) {
-		return lt
+	} else {
+		w = lowerWord(x, l)
+		if i > lt+1 {
+			if w == wordBody || w == wordHTML {
+				return lt, 0, 0, tagOther
+			}
+		} else if kind, _ = startTagKind(w); kind != tagOther && kind != tagFmt {
+			return lt, 0, 0, tagOther
+		}
 	}
 	if p[j] == '>' {
-		return j + 1
+		return j + 1, w, l, kind
 	}
-	return attrsEnd(p, lt, j)
+	if e = attrsEnd(p, lt, j); e == lt {
+		return lt, 0, 0, tagOther
+	}
+	return e, w, l, kind
 }
 
 // attrsEnd returns the index just after the '>' that ends the tag that
@@ -955,7 +1029,7 @@ outer:
 	for i < len(p) {
 		switch s.state {
 		case sData:
-			if s.tracking() {
+			if s.tracking() && !s.fastRun() {
 				k := indexLT(p, i)
 				if k > i && s.textGivesUp() {
 					return i, s.giveUp("text in an integration point where a formatting element may be reopened")
@@ -977,13 +1051,21 @@ outer:
 			// a '<' itself.
 			for {
 				next := indexLT(p, i+1)
-				e := fastTag(p, i)
+				track := s.depth > 0
+				e, w, l, kind := fastTag(p, i, track)
 				if e == i {
-					if e = s.fastScriptTag(p, i); e > i {
-						i = e
-						continue outer
+					if !track {
+						if e = s.fastScriptTag(p, i); e > i {
+							i = e
+							continue outer
+						}
 					}
 					break
+				}
+				if track || kind == tagFmt {
+					if ev := s.fastTree(w, l, p[i+1] == '/', kind); ev != evNone {
+						return e, ev
+					}
 				}
 				if next < e {
 					next = indexLT(p, e)
@@ -1407,7 +1489,7 @@ func (s *scanner) tagDone() event {
 		}
 		return ev
 	}
-	if s.depth > 0 || s.kind == tagTree {
+	if s.depth > 0 || s.kind == tagTree || s.kind == tagFmt {
 		html, ev := s.treeStart()
 		if ev != evNone || !html {
 			return ev

@@ -76,15 +76,6 @@ func inject(page []byte, cuts ...int) []byte {
 	return feed(j, &out, page, cuts...)
 }
 
-// injectPending runs page through an injector that learns its snippet only
-// once it knows the page is a document.
-func injectPending(page []byte, cuts ...int) []byte {
-	var out bytes.Buffer
-	j := &injector{}
-	j.resetPending(&out, &recordingDecider{snippet: []byte(testSnippet)})
-	return feed(j, &out, page, cuts...)
-}
-
 func feed(j *injector, out *bytes.Buffer, page []byte, cuts ...int) []byte {
 	prev := 0
 	for _, c := range cuts {
@@ -273,7 +264,7 @@ func TestInjectPending(t *testing.T) {
 			var out bytes.Buffer
 			d := &recordingDecider{snippet: []byte(testSnippet)}
 			j := &injector{}
-			j.resetPending(&out, d)
+			j.resetPending(&out, d, encUTF8)
 			for _, w := range tc.writes {
 				j.Write([]byte(w))
 			}
@@ -368,7 +359,7 @@ func FuzzInject(f *testing.F) {
 			var got bytes.Buffer
 			j := newInjector(&got, []byte(placementSnippet))
 			if pending {
-				j.resetPending(&got, &recordingDecider{snippet: []byte(placementSnippet)})
+				j.resetPending(&got, &recordingDecider{snippet: []byte(placementSnippet)}, encUTF8)
 			}
 			for k, piece := range [][]byte{page[:a], page[a:b], page[b:]} {
 				j.Write(piece)

@@ -29,6 +29,7 @@ type Middleware struct {
 	skip         func(*http.Request) bool
 	logger       *slog.Logger
 	published    []crypto.PublicKey
+	counts       *counts
 }
 
 // New returns a Middleware for the vendor's widget widgetID that signs
@@ -82,6 +83,7 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 		logger:       c.logger,
 		signer:       sgn,
 		published:    c.published,
+		counts:       new(counts),
 	}, nil
 }
 

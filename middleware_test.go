@@ -196,7 +196,7 @@ func TestAnonymous(t *testing.T) {
 			body := rec.Body.String()
 			want := page
 			if tc.wantScript {
-				want = strings.Replace(page, "</body>", `<script data-chatwidget="" src="/w/test-widget.js"></script></body>`, 1)
+				want = strings.Replace(page, "</body>", `<script data-chatwidget="" src="https://cdn.example/w/test-widget.js"></script></body>`, 1)
 			}
 			if body != want {
 				t.Errorf("anonymous page = %q, want %q", body, want)
@@ -226,7 +226,7 @@ func TestResolverFailures(t *testing.T) {
 			logs := &logBuffer{}
 			m := newTest(t, tc.r, logs)
 			rec := serve(m.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil))
-			if rec.Code != 200 || !strings.Contains(rec.Body.String(), `<script data-chatwidget="" src="/w/test-widget.js"></script></body>`) {
+			if rec.Code != 200 || !strings.Contains(rec.Body.String(), `<script data-chatwidget="" src="https://cdn.example/w/test-widget.js"></script></body>`) {
 				t.Fatalf("got %d %q, want 200 with the anonymous widget", rec.Code, rec.Body)
 			}
 			if strings.Contains(rec.Body.String(), "done(") {
@@ -363,7 +363,7 @@ func TestSniffedHTML(t *testing.T) {
 		})
 		m := newTest(t, fixed(nil), nil)
 		rec := serve(m.Handler(h), httptest.NewRequest("GET", "/", nil))
-		want := strings.Replace(long, "</body>", `<script data-chatwidget="" src="/w/test-widget.js"></script></body>`, 1)
+		want := strings.Replace(long, "</body>", `<script data-chatwidget="" src="https://cdn.example/w/test-widget.js"></script></body>`, 1)
 		if rec.Body.String() != want {
 			t.Errorf("writes of %d: body = %.80q…, want %.80q…", size, rec.Body, want)
 		}
@@ -811,13 +811,52 @@ func TestMakePrivate(t *testing.T) {
 }
 
 func TestIsHTML(t *testing.T) {
-	for ct, want := range map[string]bool{
-		"text/html": true, "text/html; charset=utf-8": true, "TEXT/HTML": true, "application/xhtml+xml": true,
-		" text/html ;charset=utf-8": true, "text/htmlx": false, "text/plain": false, "": false,
-		"application/json": false, "text/html-sandboxed": false, "text/ html": false, "text/html x": false, "\ttext/html\t": true,
-	} {
-		if got := isHTML(ct); got != want {
-			t.Errorf("isHTML(%q) = %v, want %v", ct, got, want)
+	tests := []struct {
+		ct   string
+		want bool
+	}{
+		{"text/html", true}, {"text/html; charset=utf-8", true}, {"TEXT/HTML", true},
+		{" text/html ;charset=utf-8", true}, {"\ttext/html\t", true}, {"\r\ntext/html\r\n", true},
+		{"application/xhtml+xml", false}, // left alone: see TestXHTML
+		{"text/htmlx", false}, {"text/plain", false}, {"", false}, {"application/json", false},
+		{"text/html-sandboxed", false}, {"text/ html", false}, {"text/html x", false},
+		// Only HTTP white space is trimmed, as browsers do: Chromium shows
+		// "text/html\v" as text and downloads "text/html\u00a0".
+		{"text/html\v", false}, {"text/html\u00a0", false}, {"\u0085text/html", false}, {"text/html\f", false},
+	}
+	for _, tc := range tests {
+		if got := isHTML(tc.ct); got != tc.want {
+			t.Errorf("isHTML(%q) = %v, want %v", tc.ct, got, tc.want)
+		}
+	}
+}
+
+// TestExtractMIME checks that the type and charset of a response are read
+// from all its Content-Type values, as browsers read them: the last value
+// that parses wins, commas split values outside quotes, and a later value
+// of the same type without a charset keeps the earlier one's.
+func TestExtractMIME(t *testing.T) {
+	tests := []struct {
+		values           []string
+		essence, charset string
+	}{
+		{[]string{"text/html; charset=utf-8"}, "text/html", "utf-8"},
+		{[]string{"text/html; charset=utf-8", "text/html; charset=iso-2022-jp"}, "text/html", "iso-2022-jp"},
+		{[]string{"text/html; charset=utf-8, text/html; charset=iso-2022-jp"}, "text/html", "iso-2022-jp"},
+		{[]string{"text/html; charset=iso-2022-jp", "text/html"}, "text/html", "iso-2022-jp"},
+		{[]string{"text/plain; charset=iso-2022-jp", "text/html"}, "text/html", ""},
+		{[]string{"text/html", "*/*"}, "text/html", ""},
+		{[]string{"text/html", "garbage"}, "text/html", ""},
+		{[]string{`text/html; a="x,y"; charset="utf-8"`}, "text/html", "utf-8"},
+		{[]string{"text/html;charset=;charset=utf-8"}, "text/html", "utf-8"},
+		{[]string{"text/html; CHARSET=Shift_JIS"}, "text/html", "Shift_JIS"},
+		{[]string{"application/json", "text/html"}, "text/html", ""},
+		{[]string{"text/html", "application/json"}, "application/json", ""},
+	}
+	for _, tc := range tests {
+		ct := extractMIME(tc.values)
+		if !ct.ok || !strings.EqualFold(ct.essence, tc.essence) || ct.charset != tc.charset {
+			t.Errorf("extractMIME(%q) = %q, %q, %v; want %q, %q", tc.values, ct.essence, ct.charset, ct.ok, tc.essence, tc.charset)
 		}
 	}
 }
@@ -885,7 +924,7 @@ func TestAnonymousTemplate(t *testing.T) {
 	nonce := WithNonce(func(*http.Request) string { return "n0nce" })
 	anon := newTest(t, fixed(nil), nil, tpl, nonce)
 	body := serve(anon.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil)).Body.String()
-	want := `<script data-chatwidget="" nonce="n0nce" src="/w/test-widget.js"></script><script nonce="n0nce">Chat.reset("test-widget")</script></body>`
+	want := `<script data-chatwidget="" nonce="n0nce" src="https://cdn.example/w/test-widget.js"></script><script nonce="n0nce">Chat.reset("test-widget")</script></body>`
 	if !strings.Contains(body, want) {
 		t.Errorf("anonymous page = %q, want it to contain %q", body, want)
 	}

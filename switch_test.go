@@ -17,7 +17,7 @@ import (
 func TestSwitch(t *testing.T) {
 	keyEN, _ := rsa.GenerateKey(rand.Reader, 2048)
 	keyDE, _ := rsa.GenerateKey(rand.Reader, 2048)
-	opts := []Option{WithEmbedTemplate(`<script src="/w/WIDGET_ID.js"></script>`), WithLogger(discardLogger())}
+	opts := []Option{WithEmbedTemplate(`<script src="https://cdn.example/w/WIDGET_ID.js"></script>`), WithLogger(discardLogger())}
 	en, err := New("shop-en", KeyRSA(keyEN), fixed(alice), opts...)
 	if err != nil {
 		t.Fatal(err)

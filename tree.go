@@ -1,5 +1,7 @@
 package chatwidget
 
+import "encoding/binary"
+
 // This file follows the few pieces of the HTML standard's tree construction
 // that change how a browser reads later bytes, or whether a script there
 // runs: foreign content (svg, math) with its integration points and
@@ -460,16 +462,6 @@ func (s *scanner) inIP() bool {
 	return b >= 0 && s.frames[b].kind.ip()
 }
 
-// has reports whether an element of kind k is open.
-func (s *scanner) has(kind frameKind) bool {
-	for k := range s.depth {
-		if s.frames[k].kind == kind {
-			return true
-		}
-	}
-	return false
-}
-
 // popTo pops elements up to and including the innermost of kind, if any.
 func (s *scanner) popTo(kind frameKind) {
 	for k := s.depth - 1; k >= 0; k-- {
@@ -505,6 +497,39 @@ func (s *scanner) canInsert() bool {
 func (s *scanner) cdata() bool {
 	top := s.top()
 	return top != nil && top.kind.foreign()
+}
+
+// fastRun reports whether the fast path may read tags here, handing each
+// to fastTree: the current node is an HTML element of a formatting run
+// outside any integration point, and scripting is on.
+func (s *scanner) fastRun() bool {
+	if s.scriptOff || !s.run() {
+		return false
+	}
+	b := s.boundary()
+	return b < 0 || !s.frames[b].kind.ip()
+}
+
+// fastTree gives the stack a tag that the fast path read: one whose name,
+// the word w of l bytes, is no raw-text, document, svg, math, template,
+// select or frameset tag; a formatting start tag (kind tagFmt) outside a
+// formatting run, or any tag inside one (fastRun).
+func (s *scanner) fastTree(w uint64, l int, end bool, kind tagKind) event {
+	if s.depth == 0 {
+		if !s.stale {
+			var name [8]byte
+			binary.LittleEndian.PutUint64(name[:], w)
+			return s.push(fFmt, false, name[:l])
+		}
+		return evNone
+	}
+	var name [8]byte
+	binary.LittleEndian.PutUint64(name[:], w)
+	if end {
+		return s.endHTML(name[:l])
+	}
+	s.kind, s.selfClose, s.valSlash = kind, false, false
+	return s.startHTML(name[:l])
 }
 
 // tracking reports whether the scanner must read every tag and script

@@ -34,6 +34,10 @@ type responseWriter struct {
 	mode     writerMode
 	disabled bool
 	sniffed  []byte // the first bytes, while no Content-Type says what they are
+	refused  string // why the page gets no widget, when the writer decided so
+	// charsetless is set when the Content-Type of a page that gets the
+	// widget names no charset: the injector settled it as UTF-8 or none.
+	charsetless bool
 	// sniffedType is the type sniffed from the first bytes, set as the
 	// Content-Type of a rewritten page.
 	sniffedType string
@@ -103,7 +107,7 @@ func (cw *responseWriter) Write(p []byte) (int, error) {
 		return cw.inj.Write(p)
 	}
 	if ct, declared := cw.declaredType(); declared {
-		cw.chooseType(ct, false)
+		cw.chooseType(ct, "")
 		return cw.Write(p)
 	}
 	if len(cw.sniffed)+len(p) < sniffLen {
@@ -138,14 +142,14 @@ func (cw *responseWriter) writeSniffed(n int) error {
 	return err
 }
 
-// declaredType returns the Content-Type the handler set, and whether it
-// declared the type: set a Content-Type (even to nothing) or a
-// Transfer-Encoding, so that net/http would sniff nothing.
-func (cw *responseWriter) declaredType() (ct string, declared bool) {
+// declaredType returns the Content-Type the handler set, as a browser reads
+// it, and whether it declared the type: set a Content-Type (even to
+// nothing) or a Transfer-Encoding, so that net/http would sniff nothing.
+func (cw *responseWriter) declaredType() (ct contentType, declared bool) {
 	h := cw.w.Header()
 	v, declared := h["Content-Type"]
 	if len(v) > 0 {
-		ct = v[0]
+		ct = extractMIME(v)
 	}
 	return ct, declared || header(h, "Transfer-Encoding") != ""
 }
@@ -161,25 +165,28 @@ func (cw *responseWriter) needsSniff() bool {
 // the first bytes of the body when the type must be sniffed (head), or nil.
 func (cw *responseWriter) choose(head []byte) {
 	if head != nil {
-		cw.chooseType(http.DetectContentType(head), true)
+		sniffed := http.DetectContentType(head)
+		cw.chooseType(extractMIME([]string{sniffed}), sniffed)
 		return
 	}
-	cw.chooseType(header(cw.w.Header(), "Content-Type"), false)
+	ct, _ := cw.declaredType()
+	cw.chooseType(ct, "")
 }
 
 // chooseType chooses between passing the body through and the injector for
-// a body of type ct, sniffed or declared. For an HTML body, the injector
-// calls decide once it knows whether the body is a document; the headers
-// wait until then.
-func (cw *responseWriter) chooseType(ct string, sniffed bool) {
+// a body of type ct, declared or (then sniffed is the sniffed Content-Type)
+// sniffed. For an HTML body in an encoding the snippet may go into, the
+// injector calls decide once it knows whether the body is a document; the
+// headers wait until then.
+func (cw *responseWriter) chooseType(ct contentType, sniffed string) {
 	if cw.injectable(ct) {
-		cw.mode = modeInject
-		if sniffed {
-			cw.sniffedType = ct
+		if enc := labelEncoding(ct.charset); enc != encOther {
+			cw.mode = modeInject
+			cw.sniffedType, cw.charsetless = sniffed, enc == encUnknown
+			cw.inj.resetPending(cw.w, cw, enc)
+			return
 		}
-		cw.inj.resetPending(cw.w, cw)
-		cw.inj.noEnd = isXHTML(ct)
-		return
+		cw.refused = "the page's encoding is not one the snippet may go into"
 	}
 	cw.mode = modePass
 	if cw.status != 0 {
@@ -195,7 +202,12 @@ func (cw *responseWriter) decide(document bool) []byte {
 	var snippet []byte
 	if document {
 		var t signed
-		if snippet, t = cw.m.render(cw.r, cw.snippet[:0]); snippet != nil {
+		snippet, t = cw.m.render(cw.r, cw.snippet[:0])
+		if snippet != nil && cw.inj.encoding() == encASCII && !isASCII(snippet) {
+			cw.refused = "the snippet is not ASCII, and the page's encoding is not UTF-8"
+			snippet = nil
+		}
+		if snippet != nil {
 			cw.snippet = snippet
 			cw.fixHeaders(t)
 		}
@@ -206,9 +218,21 @@ func (cw *responseWriter) decide(document bool) []byte {
 	return snippet
 }
 
+// isASCII reports whether b holds only ASCII bytes.
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
 // injectable reports whether the response, of type ct, is an HTML page with
-// a body that the widget may go into.
-func (cw *responseWriter) injectable(ct string) bool {
+// a body that the widget may go into. An XHTML page is left alone: the
+// browser's XML parser would stop at the first byte of the snippet that is
+// not well-formed XML.
+func (cw *responseWriter) injectable(ct contentType) bool {
 	if cw.disabled {
 		return false
 	}
@@ -218,7 +242,7 @@ func (cw *responseWriter) injectable(ct string) bool {
 		s >= 300 && s < 400:
 		return false
 	}
-	if !isHTML(ct) { // most responses that are not pages end here
+	if !ct.html() { // most responses that are not pages end here
 		return false
 	}
 	h := cw.w.Header()
@@ -241,19 +265,9 @@ func header(h http.Header, key string) string {
 	return ""
 }
 
-// isXHTML reports whether a Content-Type is XHTML, where the widget may go
-// before </body> or </html> but not after the root element.
-func isXHTML(ct string) bool {
-	mt, _, _ := strings.Cut(ct, ";")
-	return strings.EqualFold(strings.TrimSpace(mt), "application/xhtml+xml")
-}
-
-// isHTML reports whether a Content-Type is an HTML document.
-func isHTML(ct string) bool {
-	mt, _, _ := strings.Cut(ct, ";")
-	mt = strings.TrimSpace(mt) // as mime.ParseMediaType does; it refuses any space left inside
-	return strings.EqualFold(mt, "text/html") || strings.EqualFold(mt, "application/xhtml+xml")
-}
+// isHTML reports whether a Content-Type is an HTML document, as a browser
+// reads it.
+func isHTML(ct string) bool { return extractMIME([]string{ct}).html() }
 
 // fixHeaders makes the headers true of the rewritten body: its length and
 // strong validator change, ranges no longer apply, the body depends on the
@@ -261,8 +275,13 @@ func isHTML(ct string) bool {
 // not be reused by the browser past the token's exp.
 func (cw *responseWriter) fixHeaders(t signed) {
 	h := cw.w.Header()
-	if cw.sniffedType != "" {
+	switch {
+	case cw.sniffedType != "":
 		h.Set("Content-Type", cw.sniffedType)
+	case cw.charsetless:
+		// As net/http does for a sniffed page; and a <meta charset> the
+		// page lets through can no longer switch the encoding.
+		h.Set("Content-Type", "text/html; charset=utf-8")
 	}
 	h.Del("Content-Length")
 	h.Del("Accept-Ranges")
@@ -374,6 +393,18 @@ func (cw *responseWriter) finish() {
 	case modeInject:
 		cw.inj.Close()
 	}
+	if reason := cw.refusal(); reason != "" {
+		cw.m.noteRefused(cw.r, reason)
+	}
+}
+
+// refusal says why the page got no widget for want of a place where a
+// browser would run it safely, or "".
+func (cw *responseWriter) refusal() string {
+	if cw.refused == "" && cw.mode == modeInject {
+		return cw.inj.refused
+	}
+	return cw.refused
 }
 
 // flush sends what is decided and written so far to the client.
