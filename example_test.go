@@ -149,3 +149,14 @@ func ExampleDisable() {
 	fmt.Println(rec.Body)
 	// Output: <body>print me</body>
 }
+
+// This example shows why the vendor's code must keep its absolute URLs: the
+// snippet goes after markup that may hold a <base href>, which would make a
+// relative src load from another host. New says what to write instead.
+func ExampleWithEmbedTemplate_relativeURL() {
+	_, err := chatwidget.New("my-widget", chatwidget.KeyRSA(key),
+		chatwidget.ResolverFunc(func(*http.Request) (*chatwidget.Visitor, error) { return nil, nil }),
+		chatwidget.WithEmbedTemplate(`<script src="/chat/WIDGET_ID.js"></script>`))
+	fmt.Println(err)
+	// Output: chatwidget: embed template: script src "/chat/my-widget.js" is relative, and a <base href> in the page would change where it loads from; write the absolute URL, e.g. "https://example.com/chat/my-widget.js"
+}

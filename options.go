@@ -89,8 +89,12 @@ func WithAudience(aud ...string) Option {
 // settings. Every WIDGET_ID in it is replaced by the widget ID given to [New];
 // nothing else is changed, except that each <script> start tag gets the CSP
 // nonce (see [WithNonce]) and the first one gets the marker attribute
-// data-chatwidget. It must contain a <script> element.
-// Default: [DefaultEmbedTemplate].
+// data-chatwidget. It must contain a <script> element, and every URL in its
+// attributes (src, href, srcset, action and the like) must be absolute:
+// https:// and a host, or http:// on localhost or a loopback address. A
+// relative or scheme-relative (//host/…) URL would follow any <base href>
+// that the page's markup holds before the snippet; [New] refuses one, and a
+// <base> element, saying what to write. Default: [DefaultEmbedTemplate].
 func WithEmbedTemplate(html string) Option {
 	return func(c *config) { c.embed = html }
 }
@@ -99,8 +103,8 @@ func WithEmbedTemplate(html string) Option {
 // the embed code for logged-in visitors only. Every WIDGET_ID in it is replaced
 // by the widget ID and every JWT_TOKEN by the visitor's signed token (which
 // holds only the characters A-Z a-z 0-9 - _ and ., so it is safe inside a
-// JavaScript string or an HTML attribute). Default:
-// [DefaultCustomerDataTemplate].
+// JavaScript string or an HTML attribute). Its URLs must be absolute, as
+// for [WithEmbedTemplate]. Default: [DefaultCustomerDataTemplate].
 func WithCustomerDataTemplate(html string) Option {
 	return func(c *config) { c.customerData = html }
 }
@@ -109,7 +113,8 @@ func WithCustomerDataTemplate(html string) Option {
 // the [Resolver] does not know, to tell the widget that nobody is logged in
 // now: widgets that remember the last visitor in the browser's storage need
 // it after a logout, or the next page still shows the previous user. Every
-// WIDGET_ID in it is replaced by the widget ID. Default: "", nothing.
+// WIDGET_ID in it is replaced by the widget ID. Its URLs must be absolute,
+// as for [WithEmbedTemplate]. Default: "", nothing.
 func WithAnonymousTemplate(html string) Option {
 	return func(c *config) { c.anonymous = html }
 }

@@ -13,7 +13,9 @@ import (
 // see [WithRefresh].
 type Refresh struct {
 	// Endpoint is the same-origin path where [Middleware.TokenHandler] is
-	// mounted, e.g. "/chatwidget/token". Required.
+	// mounted, e.g. "/chatwidget/token". The script resolves it against the
+	// page's origin (location.origin), never against the document's base
+	// URL, which a <base href> in the page could point elsewhere. Required.
 	Endpoint string
 	// Update names the vendor's JavaScript function that takes a fresh
 	// token, as a dotted path from window, e.g. "ChatWidget.setToken".
@@ -44,7 +46,14 @@ type Refresh struct {
 //
 // This makes short TTLs (minutes) practical: a leaked page or token is
 // worth little, and a logout takes effect within one TTL everywhere, at the
-// cost of one small request per tab per TTL. Default: no refresh script.
+// cost of one small request per tab per TTL.
+//
+// Until the vendor's script defines r.Update, or whenever anything but a
+// function stands at the end of its path (page markup can put an element or
+// a cross-origin frame there, whose properties throw when read), after a
+// failed fetch and after an answer with no token or no numeric expiresAt,
+// the script backs off, from 1 second to 5 minutes, and tries again; it
+// never gives up on an error. Default: no refresh script.
 func WithRefresh(r Refresh) Option {
 	return func(c *config) { c.refresh = &r }
 }
@@ -59,25 +68,38 @@ var jsPath = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-
 // refreshScript is the refresh script. CONFIG is replaced by JSON at
 // construction; JWT_EXP by the token's exp and JWT_NOW by the server's clock
 // at request time, so that the script times itself by the server's clock
-// whatever the browser's says. Failures back off from 1 s to 5 minutes. It calls the
-// vendor's functions as methods of their objects, never lets a vendor's
-// error stop it, retries on a failed or non-2xx fetch (only an answer
-// {"loggedIn":false} means logged out), and moves on to a new token only
-// once the vendor took it; asked by the widget (ExpiredHook), it hands over
-// the newest token even if it is the one it has.
+// whatever the browser's says.
+//
+// It fetches new URL(endpoint, location.origin), never the bare path: a
+// relative URL resolves against the document's base URL, which a <base
+// href> in the page's markup can point at another host, whose answer the
+// script would hand to the vendor. It calls the vendor's functions as
+// methods of their objects, and treats anything but a function at the end
+// of the path as not there yet, the walk included: until the vendor defines
+// its object, page markup can make the path name something else (a
+// cross-origin frame called ChatWidget, whose properties throw a
+// SecurityError when read). Whatever goes wrong (a failed or non-2xx fetch,
+// an answer that is not JSON or has no token or no numeric expiresAt, a
+// vendor's function missing or throwing, an exception of its own) backs
+// off, from 1 s to 5 minutes, and tries again; only an answer
+// {"loggedIn":false} stops it, after calling Logout. It moves on to a new
+// token only once the vendor took it; asked by the widget (ExpiredHook),
+// it hands over the newest token even if it is the one it has.
 const refreshScript = `<script>(function(){var c=CONFIG,skew=JWT_NOW*1000-Date.now(),exp=JWT_EXP*1000,timer=0,busy=false,fail=0;` +
 	`function now(){return Date.now()+skew}` +
-	`function call(p,a){if(!p)return false;var t=null,o=window,s=p.split(".");for(var i=0;i<s.length&&o!=null;i++){t=o;o=o[s[i]]}` +
-	`if(typeof o!=="function")return false;try{o.call(t,a);return true}catch(e){return false}}` +
+	`function call(p,a){if(!p)return false;try{var t=null,o=window,s=p.split(".");for(var i=0;i<s.length;i++){if(o==null)return false;t=o;o=o[s[i]]}` +
+	`if(typeof o!=="function")return false;o.call(t,a);return true}catch(e){return false}}` +
 	`function later(ms){clearTimeout(timer);timer=setTimeout(function(){next(false)},ms)}` +
 	`function arm(){fail=0;later(Math.max(0,exp-c.before-now()))}` +
 	`function retry(){fail=Math.min(fail?fail*2:1000,300000);later(Math.max(fail,Math.min(30000,(exp-now())/2)))}` +
-	`function next(force){if(busy)return;busy=true;fetch(c.endpoint,{credentials:"same-origin",cache:"no-store",headers:{Accept:"application/json"}})` +
-	`.then(function(r){if(!r.ok)throw new Error("HTTP "+r.status);return r.json()}).then(function(j){busy=false;` +
-	`if(j.loggedIn===false){clearTimeout(timer);call(c.logout);return}` +
-	`var e=j.expiresAt*1000;if(!j.token||(e<=exp&&!force)||!call(c.update,j.token)){retry();return}` +
-	`exp=Math.max(exp,e);arm()},function(){busy=false;retry()})}` +
-	`if(c.expired)window[c.expired]=function(){next(true)};arm()})();</script>`
+	`function take(j,force){if(j&&j.loggedIn===false){clearTimeout(timer);call(c.logout);return}` +
+	`var e=j&&typeof j.expiresAt==="number"&&isFinite(j.expiresAt)?j.expiresAt*1000:0;` +
+	`if(!e||typeof j.token!=="string"||!j.token||(e<=exp&&!force)||!call(c.update,j.token)){retry();return}` +
+	`exp=Math.max(exp,e);arm()}` +
+	`function next(force){if(busy)return;busy=true;try{fetch(new URL(c.endpoint,location.origin).href,{credentials:"same-origin",cache:"no-store",headers:{Accept:"application/json"}})` +
+	`.then(function(r){if(!r.ok)throw new Error("HTTP "+r.status);return r.json()})` +
+	`.then(function(j){busy=false;take(j,force)}).then(null,function(){busy=false;retry()})}catch(e){busy=false;retry()}}` +
+	`try{if(c.expired)window[c.expired]=function(){next(true)}}catch(e){}arm()})();</script>`
 
 // compileRefresh checks r and compiles its script for a TTL.
 func compileRefresh(r *Refresh, ttl time.Duration) (snippetTemplate, error) {
@@ -116,5 +138,5 @@ func compileRefresh(r *Refresh, ttl time.Duration) (snippetTemplate, error) {
 	}
 	// The placeholders are filled at request time: hide any in the config.
 	safe := strings.ReplaceAll(string(cfg), "JWT_", `JWT\u005f`)
-	return compileTemplate(strings.Replace(refreshScript, "CONFIG", safe, 1), false)
+	return compileTemplate("refresh", strings.Replace(refreshScript, "CONFIG", safe, 1), false)
 }

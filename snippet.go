@@ -3,6 +3,8 @@ package chatwidget
 import (
 	"errors"
 	"fmt"
+	"net/netip"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,31 +58,39 @@ type part struct {
 type snippetTemplate []part
 
 // compileTemplates compiles the embed, customer-data and anonymous
-// templates. The first <script> start tag of the embed gets markerAttr.
+// templates, and reports every problem of the three at once. The first
+// <script> start tag of the embed gets markerAttr.
 func compileTemplates(embed, customerData, anonymous, widgetID string) (e, cd, anon snippetTemplate, err error) {
+	if !widgetIDPattern.MatchString(widgetID) {
+		// validate reports the ID; check the templates as they would be
+		// with a good one (New fails in any case).
+		widgetID = "widget-id"
+	}
 	embed = strings.ReplaceAll(embed, widgetIDPlaceholder, widgetID)
 	customerData = strings.ReplaceAll(customerData, widgetIDPlaceholder, widgetID)
 	anonymous = strings.ReplaceAll(anonymous, widgetIDPlaceholder, widgetID)
-	if e, err = compileTemplate(embed, true); err != nil {
-		return nil, nil, nil, fmt.Errorf("chatwidget: embed template: %w", err)
-	}
-	if cd, err = compileTemplate(customerData, false); err != nil {
-		return nil, nil, nil, fmt.Errorf("chatwidget: customer-data template: %w", err)
-	}
-	if !slices.ContainsFunc(cd, func(p part) bool { return p.slot == slotToken }) {
-		return nil, nil, nil, errors.New("chatwidget: customer-data template has no JWT_TOKEN placeholder, so logged-in visitors would reach the widget without their identity; paste the vendor's customer-data code, which has one")
+	e, errE := compileTemplate("embed", embed, true)
+	cd, errCD := compileTemplate("customer-data", customerData, false)
+	anon, errAnon := compileTemplate("anonymous", anonymous, false)
+	errs := []error{errE, errCD}
+	if errCD == nil && !slices.ContainsFunc(cd, func(p part) bool { return p.slot == slotToken }) {
+		errs = append(errs, errors.New("chatwidget: customer-data template has no JWT_TOKEN placeholder, so logged-in visitors would reach the widget without their identity; paste the vendor's customer-data code, which has one"))
 	}
 	if strings.Contains(anonymous, tokenPlaceholder) {
-		return nil, nil, nil, errors.New("chatwidget: anonymous template holds JWT_TOKEN, but anonymous visitors have no token; leave it out")
+		errs = append(errs, errors.New("chatwidget: anonymous template holds JWT_TOKEN, but anonymous visitors have no token; leave it out"))
 	}
-	if anon, err = compileTemplate(anonymous, false); err != nil {
-		return nil, nil, nil, fmt.Errorf("chatwidget: anonymous template: %w", err)
+	if err := errors.Join(append(errs, errAnon)...); err != nil {
+		return nil, nil, nil, err
 	}
 	return e, cd, anon, nil
 }
 
-func compileTemplate(src string, marker bool) (snippetTemplate, error) {
+// compileTemplate compiles the template called name (for errors). It
+// refuses a template that refers to a URL the page's <base href> could
+// change (see [checkURLs]), and, with marker, one with no <script>.
+func compileTemplate(name, src string, marker bool) (snippetTemplate, error) {
 	var t snippetTemplate
+	var errs []error
 	z := html.NewTokenizer(strings.NewReader(src))
 	lit, off, scripts := 0, 0, 0
 	for {
@@ -89,27 +99,182 @@ func compileTemplate(src string, marker bool) (snippetTemplate, error) {
 			break
 		}
 		raw := len(z.Raw())
-		name, _ := z.TagName()
-		if (tt == html.StartTagToken || tt == html.SelfClosingTagToken) && string(name) == "script" {
-			at := off + len("<script")
-			t = appendLiteral(t, src[lit:at])
-			if marker && scripts == 0 {
-				t = appendLiteral(t, " "+markerAttr+`=""`)
+		if tt == html.StartTagToken || tt == html.SelfClosingTagToken {
+			tag, hasAttr := z.TagName()
+			errs = append(errs, checkURLs(z, string(tag), hasAttr)...)
+			if string(tag) == "script" {
+				at := off + len("<script")
+				t = appendLiteral(t, src[lit:at])
+				if marker && scripts == 0 {
+					t = appendLiteral(t, " "+markerAttr+`=""`)
+				}
+				t = append(t, part{slot: slotNonce})
+				lit = at
+				scripts++
 			}
-			t = append(t, part{slot: slotNonce})
-			lit = at
-			scripts++
 		}
 		off += raw
 	}
 	t = appendLiteral(t, src[lit:])
 	if marker && scripts == 0 {
-		return nil, errors.New("it has no <script> element; paste the vendor's code, which loads the widget with one")
+		errs = append(errs, errors.New("it has no <script> element; paste the vendor's code, which loads the widget with one"))
+	}
+	for i, err := range errs {
+		errs[i] = fmt.Errorf("chatwidget: %s template: %w", name, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	for _, ph := range placeholders {
 		t = splitAt(t, ph.text, ph.slot)
 	}
 	return t, nil
+}
+
+// urlAttrs are the attributes, on any element, whose value is a URL that
+// the browser resolves against the document's base URL (srcset,
+// imagesrcset and ping hold several), each with what a <base href> would
+// change. The data attribute counts on <object> only.
+var urlAttrs = map[string]string{
+	"src": "where it loads from", "srcset": "where it loads from", "imagesrcset": "where it loads from",
+	"poster": "where it loads from", "background": "where it loads from", "data": "where it loads from",
+	"href": "where it points", "xlink:href": "where it points", "action": "where it sends",
+	"formaction": "where it sends", "ping": "where it pings",
+}
+
+// checkURLs reports every problem with the URLs in the attributes of the
+// current start tag of z, called tag. A template's URLs must be absolute,
+// since the snippet goes at the end of a page whose markup, user content
+// included, may hold a <base href> that would change what a relative URL
+// (or a scheme-relative one, //host/…) refers to, nonce and all; and it
+// must not hold a <base> of its own, which would change the page's.
+func checkURLs(z *html.Tokenizer, tag string, hasAttr bool) []error {
+	var errs []error
+	if tag == "base" {
+		errs = append(errs, errors.New("it has a <base> element, which would change the base URL of the whole page; leave it out"))
+	}
+	for hasAttr {
+		var k, v []byte
+		k, v, hasAttr = z.TagAttr()
+		attr := string(k)
+		change, ok := urlAttrs[attr]
+		if !ok || attr == "data" && tag != "object" {
+			continue
+		}
+		for _, u := range attrURLs(attr, string(v)) {
+			if err := checkURL(u, change); err != nil {
+				errs = append(errs, fmt.Errorf("%s %s %q %w", tag, attr, truncate(u, 80), err))
+			}
+		}
+	}
+	return errs
+}
+
+// attrURLs returns the URLs in the value v of attr: one, or the candidates
+// of a srcset, or the list of a ping.
+func attrURLs(attr, v string) []string {
+	switch attr {
+	case "ping":
+		return strings.Fields(v)
+	case "srcset", "imagesrcset":
+		return srcsetURLs(v)
+	}
+	return []string{v}
+}
+
+// srcsetURLs returns the URLs of the image candidates in a srcset, as the
+// HTML standard splits them: a URL runs to the next whitespace (less any
+// trailing commas, which end the candidate), and its descriptors run to the
+// next comma outside parentheses.
+func srcsetURLs(s string) []string {
+	var out []string
+	for {
+		s = strings.TrimLeft(s, htmlSpace+",")
+		if s == "" {
+			return out
+		}
+		end := strings.IndexAny(s, htmlSpace)
+		if end < 0 {
+			end = len(s)
+		}
+		u := strings.TrimRight(s[:end], ",")
+		out = append(out, u)
+		s = s[end:]
+		if len(u) < end { // the commas ended the candidate
+			continue
+		}
+		depth := 0
+		for end = 0; end < len(s) && (s[end] != ',' || depth > 0); end++ {
+			switch s[end] {
+			case '(':
+				depth++
+			case ')':
+				depth = max(depth-1, 0)
+			}
+		}
+		s = s[end:]
+	}
+}
+
+// htmlSpace is the ASCII whitespace of the HTML standard.
+const htmlSpace = " \t\n\f\r"
+
+// checkURL reports why the URL u, from an attribute, is not one that no
+// <base href> can change: an https URL with a host, or an http one on a
+// loopback host (see [loopbackHost]). u reads as browsers read it, except
+// that what they would repair (spaces and control characters, which they
+// strip, backslashes, which they read as "/") is refused. change says what
+// a <base href> would change, for the error.
+func checkURL(u, change string) error {
+	if strings.ContainsFunc(u, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '\\' }) {
+		return errors.New("holds a space, a control character or a backslash, which browsers strip or read as \"/\"; write the plain absolute https URL")
+	}
+	p, err := url.Parse(u)
+	if err != nil {
+		return fmt.Errorf("is not a URL (%v); write the absolute https URL", err)
+	}
+	// Browsers take "https:x" and "https:/x" on an https page as relative:
+	// only the literal "//" starts a host.
+	hasHost := p.Host != "" && len(u) > len(p.Scheme)+3 && u[len(p.Scheme):len(p.Scheme)+3] == "://"
+	switch {
+	case p.Scheme == "https" && hasHost:
+		return nil
+	case p.Scheme == "http" && hasHost && loopbackHost(p.Hostname()):
+		return nil
+	case p.Scheme == "http" && hasHost:
+		return fmt.Errorf("is plain http, which a network attacker can replace and an https page refuses; write the https URL, e.g. %q (http is accepted only for localhost and loopback addresses, for demos and tests)", "https"+truncate(u[len("http"):], 80))
+	case p.Scheme != "" && p.Scheme != "https" && p.Scheme != "http":
+		return fmt.Errorf("has the scheme %s:; a template may refer only to https URLs (http on a loopback address)", truncate(p.Scheme, 20))
+	}
+	return fmt.Errorf("is relative, and a <base href> in the page would change %s; write the absolute URL, e.g. %q", change, absoluteExample(truncate(u, 80)))
+}
+
+// absoluteExample returns the absolute URL that the relative u, from a
+// template, could stand for: on the same host for //host/…, on example.com
+// otherwise.
+func absoluteExample(u string) string {
+	switch {
+	case strings.HasPrefix(u, "//"):
+		return "https:" + u
+	case strings.HasPrefix(u, "/"):
+		return "https://example.com" + u
+	}
+	if scheme, rest, ok := strings.Cut(u, ":"); ok && !strings.ContainsAny(scheme, "/?#") {
+		u = strings.TrimLeft(rest, "/") // https:x, https:/x
+	}
+	return "https://example.com/" + u
+}
+
+// loopbackHost reports whether host, from a URL, names this machine:
+// localhost, an IPv4 address in 127.0.0.0/8 or the IPv6 address ::1, the
+// hosts a browser reaches without the network (and treats as secure), where
+// plain http is fine for demos and tests.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Zone() == "" && (a.Is4() && a.IsLoopback() || a == netip.IPv6Loopback())
 }
 
 // splitAt splits the literals of t at each placeholder, which becomes s.

@@ -5,6 +5,7 @@
 const script = require("fs").readFileSync(process.argv[2], "utf8");
 const which = process.argv[3];
 globalThis.window = globalThis;
+globalThis.location = { origin: "https://site.example" }; // the script resolves its endpoint against it
 const out = { fetches: 0, tokens: [], logout: false, armedAfter: 0, rejections: [] };
 process.on("unhandledRejection", (e) => out.rejections.push(String(e)));
 const realSetTimeout = setTimeout;

@@ -26,7 +26,8 @@ import (
 // widgetID is the widget ID every instance is started with.
 const widgetID = "cluster-widget"
 
-// embedSrc is the src of the widget's embed script in the demo's pages.
+// embedSrc is the path of the widget's embed script in the demo's pages,
+// whose src is its absolute URL on an instance's origin.
 const embedSrc = "/widgetsim/embed/" + widgetID + ".js"
 
 // sessionKey signs the session IDs of every instance.
@@ -256,7 +257,7 @@ func checkClaims(claims jwt.MapClaims, want identity) error {
 
 // A page is what the widget finds in an HTML page.
 type page struct {
-	embeds       int    // embed scripts (src embedSrc)
+	embeds       int    // embed scripts (src an absolute URL whose path is embedSrc)
 	markers      int    // scripts with data-chatwidget: snippets
 	customerData int    // customer-data scripts
 	anonymous    int    // scripts that say nobody is logged in
@@ -265,6 +266,12 @@ type page struct {
 
 // tokenPattern captures the token of the Sim's customer-data script.
 var tokenPattern = regexp.MustCompile(`done\("([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)"\)`)
+
+// isEmbedSrc reports whether src is the absolute URL of the embed script.
+func isEmbedSrc(src string) bool {
+	u, err := url.Parse(src)
+	return err == nil && u.IsAbs() && u.Host != "" && u.Path == embedSrc
+}
 
 // parsePage returns the widget's scripts of body, as x/net/html's tokenizer
 // sees them.
@@ -284,7 +291,7 @@ func parsePage(body []byte) page {
 				var k, v []byte
 				k, v, more = z.TagAttr()
 				switch {
-				case string(k) == "src" && string(v) == embedSrc:
+				case string(k) == "src" && isEmbedSrc(string(v)):
 					p.embeds++
 				case string(k) == "data-chatwidget":
 					p.markers++

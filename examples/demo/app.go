@@ -17,6 +17,12 @@ import (
 
 // appConfig is what newApp builds the demo site from.
 type appConfig struct {
+	// Origin is where browsers reach the site, a scheme and a host with an
+	// optional port, e.g. "http://127.0.0.1:8080": the widget's embed URL
+	// names it, since a relative one would load from wherever a <base
+	// href> in a page points. Required; plain http only on a loopback
+	// address (chatwidget.New refuses it elsewhere).
+	Origin     string
 	WidgetID   string
 	Key        chatwidget.Key // signs the tokens; chatwidget.New checks it
 	SessionKey []byte         // signs the session cookie; empty: 32 random bytes
@@ -91,9 +97,9 @@ type app struct {
 // case), every script with the nonce of the strict CSP every response
 // carries; and the public key to paste into the vendor's settings.
 //
-// The Sim's templates depend on its prefix only, so they come first, then
-// the middleware, then the Sim, from the public key the middleware says to
-// paste.
+// The Sim's templates depend on the origin and its prefix only, so they
+// come first, then the middleware, then the Sim, from the public key the
+// middleware says to paste.
 func newApp(cfg appConfig) (site, error) {
 	logger := cfg.Logger
 	if logger == nil {
@@ -107,12 +113,15 @@ func newApp(cfg appConfig) (site, error) {
 		}
 		store = cs
 	}
+	if err := checkOrigin(cfg.Origin); err != nil {
+		return site{}, err
+	}
 	pages, err := parsePages()
 	if err != nil {
 		return site{}, err
 	}
 	opts := []chatwidget.Option{
-		chatwidget.WithEmbedTemplate(widgetsim.EmbedTemplate(simPrefix)),
+		chatwidget.WithEmbedTemplate(widgetsim.EmbedTemplate(cfg.Origin, simPrefix)),
 		chatwidget.WithCustomerDataTemplate(widgetsim.CustomerDataTemplate()),
 		chatwidget.WithAnonymousTemplate(widgetsim.AnonymousTemplate()),
 		chatwidget.WithNonce(cspNonce),

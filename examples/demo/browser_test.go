@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -299,10 +298,9 @@ func requireBrowser(t *testing.T, what string) string {
 // fresh profile, bounded by browserTimeout, to browse it. The browser closes
 // and the server stops when the test ends; if the test failed, the console
 // and chromedp's errors are logged.
-func newBrowser(t *testing.T, exe string, s site) *browserRun {
+func newBrowser(t *testing.T, exe string, s *testSite) *browserRun {
 	t.Helper()
-	srv := httptest.NewServer(s.Handler)
-	t.Cleanup(srv.Close)
+	base := s.url()
 	profile := t.TempDir() // removed after the browser closes: cleanups run last first
 	shots := screenshotDir(t)
 
@@ -339,7 +337,7 @@ func newBrowser(t *testing.T, exe string, s site) *browserRun {
 		}
 	})
 
-	b := &browserRun{ctx: tabCtx, base: srv.URL, pub: parsePublicKey(t, s.PublicKey), shots: shots, console: console}
+	b := &browserRun{ctx: tabCtx, base: base, pub: parsePublicKey(t, s.PublicKey), shots: shots, console: console}
 	b.start(t, exe)
 	return b
 }

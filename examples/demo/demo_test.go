@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -34,9 +35,13 @@ import (
 // it reaches the embed code.
 const testWidgetID = "test-widget"
 
-// testEmbedSrc is the src of the embed script in the test app's pages: the
-// Sim's widget script for testWidgetID.
+// testEmbedSrc is the path of the embed script in the test app's pages,
+// whose src is its absolute URL on the site's origin: the Sim's widget
+// script for testWidgetID.
 const testEmbedSrc = simPrefix + "embed/" + testWidgetID + ".js"
+
+// testOrigin is the origin of apps that are built and never served.
+const testOrigin = "http://127.0.0.1:8080"
 
 // anonymousScript is the text of the script that tells the widget nobody is
 // logged in.
@@ -67,18 +72,44 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// newTestSite returns the app signing with key and logging to logs.
-func newTestSite(t *testing.T, key chatwidget.Key, logs io.Writer) site {
+// A testSite is a demo site and the test server that serves it, whose
+// origin the site's embed URL names, started on first use.
+type testSite struct {
+	site
+	srv   *httptest.Server
+	start sync.Once
+}
+
+// newTestApp returns the app built from cfg for a new test server, not
+// started yet, whose origin becomes cfg.Origin. The server closes when the
+// test ends.
+func newTestApp(t *testing.T, cfg appConfig) *testSite {
 	t.Helper()
-	s, err := newApp(appConfig{
+	srv := httptest.NewUnstartedServer(nil)
+	t.Cleanup(srv.Close)
+	cfg.Origin = "http://" + srv.Listener.Addr().String()
+	s, err := newApp(cfg)
+	if err != nil {
+		t.Fatalf("newApp: %v", err)
+	}
+	srv.Config.Handler = s.Handler
+	return &testSite{site: s, srv: srv}
+}
+
+// url starts the server, once, and returns its URL.
+func (s *testSite) url() string {
+	s.start.Do(s.srv.Start)
+	return s.srv.URL
+}
+
+// newTestSite returns the app signing with key and logging to logs.
+func newTestSite(t *testing.T, key chatwidget.Key, logs io.Writer) *testSite {
+	t.Helper()
+	return newTestApp(t, appConfig{
 		WidgetID: testWidgetID,
 		Key:      key,
 		Logger:   slog.New(slog.NewTextHandler(logs, nil)),
 	})
-	if err != nil {
-		t.Fatalf("newApp: %v", err)
-	}
-	return s
 }
 
 // parsePublicKey returns the RSA public key of b, which must be one PEM
@@ -100,19 +131,18 @@ func parsePublicKey(t *testing.T, b []byte) *rsa.PublicKey {
 	return rk
 }
 
-// newTestClient starts s on a test server and returns the server's URL and a
-// client with its own cookie jar.
-func newTestClient(t *testing.T, s site) (string, *http.Client) {
+// newTestClient starts the server of s, if need be, and returns its URL and
+// a client with a cookie jar of its own.
+func newTestClient(t *testing.T, s *testSite) (string, *http.Client) {
 	t.Helper()
-	srv := httptest.NewServer(s.Handler)
-	t.Cleanup(srv.Close)
+	base := s.url()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := srv.Client()
+	c := *s.srv.Client()
 	c.Jar = jar
-	return srv.URL, c
+	return base, &c
 }
 
 // A step is one request of a scenario (redirects followed) and the checks
@@ -213,7 +243,7 @@ var customerDataPattern = regexp.MustCompile(`^window\.chatWidgetCustomerData=fu
 // page.
 func widgetScripts(page []byte) (embeds, customerData []script) {
 	for _, s := range scripts(page) {
-		if s.attrs["src"] == testEmbedSrc {
+		if u, err := url.Parse(s.attrs["src"]); err == nil && u.IsAbs() && u.Path == testEmbedSrc {
 			embeds = append(embeds, s)
 		}
 		if strings.Contains(s.text, "chatWidgetCustomerData") {
@@ -294,6 +324,10 @@ func isPage(t *testing.T, res *http.Response, body []byte) {
 		if _, ok := embeds[0].attrs[attr]; !ok {
 			t.Errorf("embed script has no %s attribute: %v", attr, embeds[0].attrs)
 		}
+	}
+	// Absolute, on the site's origin: no <base href> changes where it loads from.
+	if want := "http://" + res.Request.URL.Host + testEmbedSrc; embeds[0].attrs["src"] != want {
+		t.Errorf("embed script src = %q, want %q", embeds[0].attrs["src"], want)
 	}
 	hasCSP(t, res, body)
 }
@@ -691,6 +725,7 @@ func tamperToken(t *testing.T, token string) string {
 func TestParseConfig(t *testing.T) {
 	env := map[string]string{
 		"CHATWIDGET_ADDR":        "127.0.0.1:9000",
+		"CHATWIDGET_ORIGIN":      "https://env.example",
 		"CHATWIDGET_KEY":         "env.pem",
 		"CHATWIDGET_WIDGET":      "env-widget",
 		"CHATWIDGET_SESSION_KEY": "0123456789abcdef0123456789abcdef",
@@ -709,16 +744,16 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{name: "defaults", want: config{Addr: "127.0.0.1:8080", WidgetID: "demo-widget", TTL: 10 * time.Minute, Refresh: true}},
 		{name: "env", env: env, want: config{
-			Addr: "127.0.0.1:9000", KeyFile: "env.pem", WidgetID: "env-widget", SessionKey: env["CHATWIDGET_SESSION_KEY"], TTL: 2 * time.Minute,
+			Addr: "127.0.0.1:9000", Origin: "https://env.example", KeyFile: "env.pem", WidgetID: "env-widget", SessionKey: env["CHATWIDGET_SESSION_KEY"], TTL: 2 * time.Minute,
 			Redis: "127.0.0.1:6379", Publish: []string{"next.pem", "prev.pem"}, SoakUsers: 50,
 		}},
 		{
 			name: "flags over env",
-			args: []string{"-addr", ":0", "-key", "flag.pem", "-widget", "flag-widget", "-ttl", "90s", "-refresh",
+			args: []string{"-addr", ":0", "-origin", "http://localhost:8443", "-key", "flag.pem", "-widget", "flag-widget", "-ttl", "90s", "-refresh",
 				"-redis", "unix:///run/redis.sock", "-publish", "a.pem", "-publish", "b.pem", "-soak-users", "3"},
 			env: env,
 			want: config{
-				Addr: ":0", KeyFile: "flag.pem", WidgetID: "flag-widget", SessionKey: env["CHATWIDGET_SESSION_KEY"], TTL: 90 * time.Second, Refresh: true,
+				Addr: ":0", Origin: "http://localhost:8443", KeyFile: "flag.pem", WidgetID: "flag-widget", SessionKey: env["CHATWIDGET_SESSION_KEY"], TTL: 90 * time.Second, Refresh: true,
 				Redis: "unix:///run/redis.sock", Publish: []string{"a.pem", "b.pem"}, SoakUsers: 3,
 			},
 		},
@@ -732,6 +767,9 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad CHATWIDGET_SOAK_USERS", env: map[string]string{"CHATWIDGET_SOAK_USERS": "many"}, wantErr: true},
 		{name: "negative -soak-users", args: []string{"-soak-users", "-1"}, wantErr: true},
 		{name: "empty -publish", args: []string{"-publish", ""}, wantErr: true},
+		{name: "-origin with a slash", args: []string{"-origin", "https://demo.example/"}, wantErr: true},
+		{name: "-origin without a scheme", args: []string{"-origin", "demo.example"}, wantErr: true},
+		{name: "bad CHATWIDGET_ORIGIN", env: map[string]string{"CHATWIDGET_ORIGIN": "ftp://demo.example"}, wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -793,9 +831,10 @@ func TestRunBadKeyFile(t *testing.T) {
 	for _, name := range []string{"public.pem", "garbage.pem", "missing.pem"} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(dir, name)
-			// An -addr without a port: should the key be accepted, run
-			// fails to listen instead of serving forever.
-			args := []string{"-key", path, "-addr", "no-port"}
+			// A bad widget ID too: should the key be accepted, run fails
+			// (chatwidget.New reports every problem at once) instead of
+			// serving forever.
+			args := []string{"-key", path, "-widget", "not valid!", "-addr", "127.0.0.1:0"}
 			var stdout bytes.Buffer
 			err := run(args, func(string) string { return "" }, &stdout, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), "chatwidget:") || !strings.Contains(err.Error(), path) {
@@ -815,11 +854,14 @@ func TestNewAppErrors(t *testing.T) {
 		name string
 		cfg  appConfig
 	}{
-		{"short session key", appConfig{WidgetID: "w", Key: key, SessionKey: []byte("short")}},
-		{"bad widget ID", appConfig{WidgetID: "no spaces", Key: key}},
-		{"no key", appConfig{WidgetID: "w"}},
-		{"TTL under a second", appConfig{WidgetID: "w", Key: key, TTL: 500 * time.Millisecond, Refresh: true}},
-		{"negative vendor skew", appConfig{WidgetID: "w", Key: key, SimOptions: []widgetsim.Option{widgetsim.WithSkew(-time.Second)}}},
+		{"short session key", appConfig{Origin: testOrigin, WidgetID: "w", Key: key, SessionKey: []byte("short")}},
+		{"bad widget ID", appConfig{Origin: testOrigin, WidgetID: "no spaces", Key: key}},
+		{"no key", appConfig{Origin: testOrigin, WidgetID: "w"}},
+		{"TTL under a second", appConfig{Origin: testOrigin, WidgetID: "w", Key: key, TTL: 500 * time.Millisecond, Refresh: true}},
+		{"negative vendor skew", appConfig{Origin: testOrigin, WidgetID: "w", Key: key, SimOptions: []widgetsim.Option{widgetsim.WithSkew(-time.Second)}}},
+		{"no origin", appConfig{WidgetID: "w", Key: key}},
+		{"origin with a path", appConfig{Origin: testOrigin + "/", WidgetID: "w", Key: key}},
+		{"plain http origin", appConfig{Origin: "http://demo.example", WidgetID: "w", Key: key}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -827,5 +869,30 @@ func TestNewAppErrors(t *testing.T) {
 				t.Errorf("newApp(%s) = nil error, want one", tc.name)
 			}
 		})
+	}
+	if _, err := newApp(appConfig{Origin: testOrigin, WidgetID: "w", Key: key}); err != nil {
+		t.Errorf("newApp with a good configuration = %v", err)
+	}
+}
+
+// TestListenOrigin checks the origin run derives from its listen address
+// when -origin is not given.
+func TestListenOrigin(t *testing.T) {
+	tests := []struct {
+		addr    net.Addr
+		want    string // "" when wantErr is set
+		wantErr string
+	}{
+		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, "http://127.0.0.1:8080", ""},
+		{&net.TCPAddr{IP: net.IPv6loopback, Port: 8080}, "http://[::1]:8080", ""},
+		{&net.TCPAddr{IP: net.IPv4zero, Port: 8080}, "http://localhost:8080", ""},
+		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 8080}, "http://localhost:8080", ""},
+		{&net.TCPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 8080}, "", "pass -origin"},
+	}
+	for _, tc := range tests {
+		got, err := listenOrigin(tc.addr)
+		if got != tc.want || (err == nil) != (tc.wantErr == "") || err != nil && !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("listenOrigin(%v) = %q, %v; want %q, an error containing %q", tc.addr, got, err, tc.want, tc.wantErr)
+		}
 	}
 }

@@ -11,6 +11,10 @@
 // Flags, each with an environment fallback:
 //
 //	-addr    listen address (CHATWIDGET_ADDR, default 127.0.0.1:8080)
+//	-origin  where browsers reach the demo, e.g. https://demo.example
+//	         behind a TLS proxy (CHATWIDGET_ORIGIN, default http:// and
+//	         the listen address, localhost for an unspecified host); the
+//	         widget's script loads from there, by an absolute URL
 //	-key     RSA private key PEM file (CHATWIDGET_KEY, default: a throwaway
 //	         2048-bit key generated at start)
 //	-widget  widget ID (CHATWIDGET_WIDGET, default demo-widget)
@@ -40,6 +44,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -63,6 +68,7 @@ func main() {
 // config is what the command line and the environment ask for.
 type config struct {
 	Addr       string        // -addr, CHATWIDGET_ADDR
+	Origin     string        // -origin, CHATWIDGET_ORIGIN; empty: from the listen address
 	KeyFile    string        // -key, CHATWIDGET_KEY; empty: a throwaway key
 	WidgetID   string        // -widget, CHATWIDGET_WIDGET
 	SessionKey string        // CHATWIDGET_SESSION_KEY; empty: a random key
@@ -82,6 +88,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	var c config
 	fs.StringVar(&c.Addr, "addr", envOr(getenv, "CHATWIDGET_ADDR", "127.0.0.1:8080"),
 		"listen `address` (env CHATWIDGET_ADDR)")
+	fs.StringVar(&c.Origin, "origin", getenv("CHATWIDGET_ORIGIN"),
+		"the `origin` browsers reach the demo at, e.g. https://demo.example behind a TLS proxy (env CHATWIDGET_ORIGIN); empty: http:// and the listen address")
 	fs.StringVar(&c.KeyFile, "key", getenv("CHATWIDGET_KEY"),
 		"RSA private key PEM `file` (env CHATWIDGET_KEY); empty: a throwaway 2048-bit key")
 	fs.StringVar(&c.WidgetID, "widget", envOr(getenv, "CHATWIDGET_WIDGET", "demo-widget"),
@@ -111,6 +119,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.SoakUsers < 0 {
 		return config{}, fmt.Errorf("-soak-users %d is negative; give 0 for none", c.SoakUsers)
+	}
+	if c.Origin != "" {
+		if err := checkOrigin(c.Origin); err != nil {
+			return config{}, fmt.Errorf("-origin: %w", err)
+		}
 	}
 	c.Publish = publish.paths
 	c.SessionKey = getenv("CHATWIDGET_SESSION_KEY")
@@ -198,8 +211,9 @@ func envInt(getenv func(string) string, name string, def int) (int, error) {
 	return n, nil
 }
 
-// run parses the configuration, builds the app, prints where it listens and
-// the public key to paste into the vendor's settings, and serves.
+// run parses the configuration, listens, builds the app for the origin
+// browsers reach it at, prints that and the public key to paste into the
+// vendor's settings, and serves.
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
@@ -225,15 +239,22 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		defer closeStore()
 		acfg.Store = store
 	}
-	s, err := newApp(acfg)
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "chatwidget demo: http://%s/ (widget %s)\n\n", ln.Addr(), cfg.WidgetID)
+	defer ln.Close()
+	acfg.Origin = cfg.Origin
+	if acfg.Origin == "" {
+		if acfg.Origin, err = listenOrigin(ln.Addr()); err != nil {
+			return err
+		}
+	}
+	s, err := newApp(acfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "chatwidget demo: %s/ (widget %s)\n\n", acfg.Origin, cfg.WidgetID)
 	fmt.Fprintf(stdout, "Paste this public key into the vendor's settings for widget %s\n(the demo's stand-in vendor, under %s, has it already):\n\n%s\n", cfg.WidgetID, simPrefix, s.PublicKey)
 	if cfg.KeyFile == "" {
 		fmt.Fprintln(stdout, "(a throwaway key: it changes at every start; pass -key private.pem to keep one)")
@@ -243,4 +264,35 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	}
 	srv := &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second}
 	return srv.Serve(ln)
+}
+
+// checkOrigin reports whether origin is a scheme (http or https) and a
+// host, with an optional port and nothing else, as browsers serialize an
+// origin.
+func checkOrigin(origin string) error {
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Scheme+"://"+u.Host != origin {
+		return fmt.Errorf("origin %q must be a scheme and a host, with no path or trailing slash, like http://127.0.0.1:8080 or https://demo.example", origin)
+	}
+	return nil
+}
+
+// listenOrigin returns the origin of the listen address addr: http and
+// its host, or localhost for an unspecified one (0.0.0.0, ::). Plain http
+// serves the widget only on a loopback address (chatwidget refuses a plain
+// http script elsewhere), so any other host is an error that says to pass
+// -origin.
+func listenOrigin(addr net.Addr) (string, error) {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "", err
+	}
+	ip := net.ParseIP(host)
+	switch {
+	case ip != nil && ip.IsUnspecified():
+		host = "localhost"
+	case ip == nil || !ip.IsLoopback():
+		return "", fmt.Errorf("listening on %s, which is not a loopback address, the widget would load over plain http; pass -origin with the https origin browsers reach the demo at (e.g. behind a TLS proxy)", addr)
+	}
+	return "http://" + net.JoinHostPort(host, port), nil
 }

@@ -34,24 +34,20 @@ func noWait(context.Context) error { return nil }
 
 // newLeftAloneSite returns the app, logging to logs, whose /stream and
 // /events pause with wait.
-func newLeftAloneSite(t *testing.T, logs io.Writer, wait func(context.Context) error) site {
+func newLeftAloneSite(t *testing.T, logs io.Writer, wait func(context.Context) error) *testSite {
 	t.Helper()
-	s, err := newApp(appConfig{
+	return newTestApp(t, appConfig{
 		WidgetID:   testWidgetID,
 		Key:        testKey(),
 		Logger:     slog.New(slog.NewTextHandler(logs, nil)),
 		StreamWait: wait,
 	})
-	if err != nil {
-		t.Fatalf("newApp: %v", err)
-	}
-	return s
 }
 
 // aliceClient starts s and returns its URL and a client logged in as Alice,
 // whose pages carry her token: a middleware that touched a response it
 // should leave alone would put the token there too.
-func aliceClient(t *testing.T, s site) (string, *http.Client) {
+func aliceClient(t *testing.T, s *testSite) (string, *http.Client) {
 	t.Helper()
 	base, c := newTestClient(t, s)
 	res, body := loginAs("alice").do(t, c, base)
@@ -328,7 +324,7 @@ func getStream(t *testing.T, ctx context.Context, c *http.Client, url string) *h
 // snippetPattern is what the middleware inserts for Alice: the embed script,
 // then the customer-data script.
 // (isPage checks the embed script's attributes and both nonces.)
-var snippetPattern = regexp.MustCompile(`^<script [^>]*src="` + regexp.QuoteMeta(testEmbedSrc) + `"[^>]*></script><script nonce="[^"]*">[^<]*</script>$`)
+var snippetPattern = regexp.MustCompile(`^<script [^>]*src="http://[^"/]+` + regexp.QuoteMeta(testEmbedSrc) + `"[^>]*></script><script nonce="[^"]*">[^<]*</script>$`)
 
 // TestStreamFlushes checks that each part of /stream reaches the client
 // before the handler writes the next (the handler waits on a gate that the

@@ -17,9 +17,9 @@ import (
 // newRefreshSite returns the app with tokens valid for ttl and, when refresh
 // is set, the refresh script, logging to logs, with the stand-in vendor
 // given simOpts.
-func newRefreshSite(t *testing.T, ttl time.Duration, refresh bool, logs io.Writer, simOpts ...widgetsim.Option) site {
+func newRefreshSite(t *testing.T, ttl time.Duration, refresh bool, logs io.Writer, simOpts ...widgetsim.Option) *testSite {
 	t.Helper()
-	s, err := newApp(appConfig{
+	return newTestApp(t, appConfig{
 		WidgetID:   testWidgetID,
 		Key:        testKey(),
 		Logger:     slog.New(slog.NewTextHandler(logs, nil)),
@@ -27,10 +27,6 @@ func newRefreshSite(t *testing.T, ttl time.Duration, refresh bool, logs io.Write
 		Refresh:    refresh,
 		SimOptions: simOpts,
 	})
-	if err != nil {
-		t.Fatalf("newApp: %v", err)
-	}
-	return s
 }
 
 // refreshScripts returns the scripts of page that are chatwidget's refresh
@@ -57,7 +53,7 @@ type tokenAnswer struct {
 // isTokenAnswer returns a check that the response is the token endpoint's
 // answer: for want, a token of want's that verifies with the site's key
 // and expires at expiresAt; for nil, nobody logged in.
-func isTokenAnswer(s site, want *visitor) check {
+func isTokenAnswer(s *testSite, want *visitor) check {
 	return func(t *testing.T, res *http.Response, body []byte) {
 		t.Helper()
 		if res.StatusCode != http.StatusOK {

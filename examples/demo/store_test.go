@@ -58,11 +58,8 @@ func TestJWKS(t *testing.T) {
 		{"and the next key", []crypto.PublicKey{next}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := newApp(appConfig{WidgetID: testWidgetID, Key: testKey(), Published: tc.published,
+			s := newTestApp(t, appConfig{WidgetID: testWidgetID, Key: testKey(), Published: tc.published,
 				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-			if err != nil {
-				t.Fatal(err)
-			}
 			base, c := newTestClient(t, s)
 			res, body := get(jwksPath, hasStatus(http.StatusOK)).do(t, c, base)
 			var doc struct {
@@ -92,10 +89,7 @@ func mustLoadKey(t *testing.T, path string) chatwidget.Key {
 // TestSoakUsers checks that -soak-users lets POST /login log in as soak-N
 // for N below it, and nothing else.
 func TestSoakUsers(t *testing.T) {
-	s, err := newApp(appConfig{WidgetID: testWidgetID, Key: testKey(), SoakUsers: 5, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newTestApp(t, appConfig{WidgetID: testWidgetID, Key: testKey(), SoakUsers: 5, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	pub := parsePublicKey(t, s.PublicKey)
 	base, c := newTestClient(t, s)
 	res, body := loginAs("soak-4").do(t, c, base)
@@ -183,10 +177,7 @@ func (failingStore) Get(r *http.Request, name string) (*sessions.Session, error)
 // their session cookie alone.
 func TestStoreDown(t *testing.T) {
 	var logs syncBuffer
-	s, err := newApp(appConfig{WidgetID: testWidgetID, Key: testKey(), Store: failingStore{}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newTestApp(t, appConfig{WidgetID: testWidgetID, Key: testKey(), Store: failingStore{}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	base, c := newTestClient(t, s)
 	u, _ := url.Parse(base)
 	c.Jar.SetCookies(u, []*http.Cookie{{Name: sessionName, Value: "some-session"}})

@@ -3,11 +3,13 @@
 // that [github.com/chatwidget/chatwidget] puts into the site's pages. The
 // demo site mounts it beside its own pages, and a browser test drives it.
 //
-//	// The templates depend on the prefix only: make them first, then the
-//	// Middleware, then the Sim from the public key the site "pastes" into
-//	// the vendor's settings.
+//	// The templates depend on the site's origin and the prefix only: make
+//	// them first, then the Middleware, then the Sim from the public key the
+//	// site "pastes" into the vendor's settings. The embed URL is absolute,
+//	// so that no <base href> in a page can change where it loads from.
+//	origin := "http://127.0.0.1:8080" // where browsers reach the site
 //	mw, err := chatwidget.New("demo", chatwidget.KeyFile("private.pem"), resolver,
-//		chatwidget.WithEmbedTemplate(widgetsim.EmbedTemplate(widgetsim.DefaultPrefix)),
+//		chatwidget.WithEmbedTemplate(widgetsim.EmbedTemplate(origin, widgetsim.DefaultPrefix)),
 //		chatwidget.WithCustomerDataTemplate(widgetsim.CustomerDataTemplate()),
 //		chatwidget.WithAnonymousTemplate(widgetsim.AnonymousTemplate()))
 //	if err != nil {
@@ -21,6 +23,11 @@
 //
 // A Sim's methods [Sim.EmbedTemplate], [Sim.CustomerDataTemplate] and
 // [Sim.AnonymousTemplate] return the same code for its own prefix.
+//
+// The Sim must be mounted on the site's own origin: its verify endpoint
+// sends no CORS headers, and the widget posts to it at location.origin
+// (never at a URL relative to the document's base, which a <base href> in
+// the page could point at another host).
 //
 // # Endpoints
 //
@@ -88,7 +95,7 @@
 //
 //	mw, err := chatwidget.New("demo", key, resolver,
 //		chatwidget.WithTTL(5*time.Minute),
-//		chatwidget.WithEmbedTemplate(widgetsim.EmbedTemplate(widgetsim.DefaultPrefix)),
+//		chatwidget.WithEmbedTemplate(widgetsim.EmbedTemplate(origin, widgetsim.DefaultPrefix)),
 //		chatwidget.WithCustomerDataTemplate(widgetsim.CustomerDataTemplate()),
 //		chatwidget.WithAnonymousTemplate(widgetsim.AnonymousTemplate()),
 //		chatwidget.WithRefresh(widgetsim.RefreshConfig("/chatwidget/token")))

@@ -3,6 +3,7 @@ package widgetsim
 import (
 	_ "embed"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"regexp"
@@ -28,17 +29,26 @@ type widgetConfig struct {
 	ExpiredHook string `json:"expiredHook"` // the page's function to call on an expired token
 }
 
-// EmbedTemplate returns the vendor's embed code for a Sim mounted at prefix,
-// to pass to chatwidget.WithEmbedTemplate: a deferred script loaded from the
-// Sim's embed endpoint, WIDGET_ID standing for the widget ID.
+// EmbedTemplate returns the vendor's embed code for a Sim mounted at prefix
+// on the site at origin, to pass to chatwidget.WithEmbedTemplate: a deferred
+// script loaded from the Sim's embed endpoint, WIDGET_ID standing for the
+// widget ID.
 //
-// The templates depend on the prefix only, not on the key, so a site builds
-// them before its chatwidget Middleware and the Sim after it, from the
-// Middleware's public key. prefix must be the Sim's ([DefaultPrefix], or what
-// it is given with [WithPrefix]); EmbedTemplate does not check it, [New]
-// does.
-func EmbedTemplate(prefix string) string {
-	return `<script src="` + prefix + `embed/WIDGET_ID.js" defer></script>`
+// origin is the scheme, host and port the site is reached at, with no path
+// and no trailing slash, e.g. "https://shop.example" or
+// "http://127.0.0.1:8080": the script's URL must be absolute, since a
+// <base href> in the page's markup would change where a relative one loads
+// from, and chatwidget.New refuses a relative one (and plain http except on
+// a loopback address).
+//
+// The templates depend on the origin and the prefix only, not on the key,
+// so a site builds them before its chatwidget Middleware and the Sim after
+// it, from the Middleware's public key. prefix must be the Sim's
+// ([DefaultPrefix], or what it is given with [WithPrefix]); EmbedTemplate
+// checks neither ([New] checks the prefix, chatwidget.New the URL), but
+// escapes origin for the attribute.
+func EmbedTemplate(origin, prefix string) string {
+	return `<script src="` + html.EscapeString(origin) + prefix + `embed/WIDGET_ID.js" defer></script>`
 }
 
 // CustomerDataTemplate returns the vendor's customer-data code, to pass to
@@ -56,9 +66,9 @@ func AnonymousTemplate() string {
 	return `<script>window.chatWidgetAnonymous=true;</script>`
 }
 
-// EmbedTemplate returns [EmbedTemplate] of the Sim's prefix.
-func (s *Sim) EmbedTemplate() string {
-	return EmbedTemplate(s.prefix)
+// EmbedTemplate returns [EmbedTemplate] of origin and the Sim's prefix.
+func (s *Sim) EmbedTemplate(origin string) string {
+	return EmbedTemplate(origin, s.prefix)
 }
 
 // CustomerDataTemplate returns [CustomerDataTemplate].

@@ -125,11 +125,12 @@ func TestTemplates(t *testing.T) {
 	key, _ := keys(t)
 	pub := publicPEM(t, &key.PublicKey)
 	tests := []struct {
-		prefix, wantEmbed string
+		origin, prefix, wantEmbed string
 	}{
-		{"", `<script src="/widgetsim/embed/WIDGET_ID.js" defer></script>`},
-		{"/vendor/chat/", `<script src="/vendor/chat/embed/WIDGET_ID.js" defer></script>`},
-		{"/", `<script src="/embed/WIDGET_ID.js" defer></script>`},
+		{testOrigin, "", `<script src="http://127.0.0.1:8080/widgetsim/embed/WIDGET_ID.js" defer></script>`},
+		{"https://shop.example", "/vendor/chat/", `<script src="https://shop.example/vendor/chat/embed/WIDGET_ID.js" defer></script>`},
+		{"http://localhost:1", "/", `<script src="http://localhost:1/embed/WIDGET_ID.js" defer></script>`},
+		{`https://a.example/" onload="x`, "/", `<script src="https://a.example/&#34; onload=&#34;x/embed/WIDGET_ID.js" defer></script>`},
 	}
 	for _, tc := range tests {
 		var opts []Option
@@ -140,11 +141,11 @@ func TestTemplates(t *testing.T) {
 		if err != nil {
 			t.Fatalf("New(WithPrefix(%q)) = %v", tc.prefix, err)
 		}
-		if got := sim.EmbedTemplate(); got != tc.wantEmbed {
-			t.Errorf("(*Sim).EmbedTemplate() with prefix %q = %q, want %q", tc.prefix, got, tc.wantEmbed)
+		if got := sim.EmbedTemplate(tc.origin); got != tc.wantEmbed {
+			t.Errorf("(*Sim).EmbedTemplate(%q) with prefix %q = %q, want %q", tc.origin, tc.prefix, got, tc.wantEmbed)
 		}
-		if got := EmbedTemplate(sim.prefix); got != tc.wantEmbed {
-			t.Errorf("EmbedTemplate(%q) = %q, want %q", sim.prefix, got, tc.wantEmbed)
+		if got := EmbedTemplate(tc.origin, sim.prefix); got != tc.wantEmbed {
+			t.Errorf("EmbedTemplate(%q, %q) = %q, want %q", tc.origin, sim.prefix, got, tc.wantEmbed)
 		}
 		if got, want := sim.CustomerDataTemplate(), `<script>window.chatWidgetCustomerData=function(done){done("JWT_TOKEN")};</script>`; got != want {
 			t.Errorf("(*Sim).CustomerDataTemplate() = %q, want %q", got, want)
@@ -172,10 +173,10 @@ func TestSitePages(t *testing.T) {
 		want, not []string
 	}{
 		{"logged in", true,
-			[]string{`src="/widgetsim/embed/demo-widget.js" defer></script>`, `window.chatWidgetCustomerData=function(done){done("ey`},
+			[]string{`src="http://127.0.0.1:8080/widgetsim/embed/demo-widget.js" defer></script>`, `window.chatWidgetCustomerData=function(done){done("ey`},
 			[]string{"chatWidgetAnonymous"}},
 		{"anonymous", false,
-			[]string{`src="/widgetsim/embed/demo-widget.js" defer></script>`, `window.chatWidgetAnonymous=true;</script>`},
+			[]string{`src="http://127.0.0.1:8080/widgetsim/embed/demo-widget.js" defer></script>`, `window.chatWidgetAnonymous=true;</script>`},
 			[]string{"chatWidgetCustomerData"}},
 	}
 	for _, tc := range tests {

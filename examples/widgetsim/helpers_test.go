@@ -26,6 +26,9 @@ import (
 // testWidget is the widget ID of the test site.
 const testWidget = "demo-widget"
 
+// testOrigin is the origin of the test site, which the embed URL names.
+const testOrigin = "http://127.0.0.1:8080"
+
 // testKeys are the site's key and another one, generated once: 2048-bit keys
 // take a while under the race detector.
 var testKeys = sync.OnceValues(func() ([2]*rsa.PrivateKey, error) {
@@ -87,7 +90,7 @@ func newTestSite(t *testing.T, visitor *chatwidget.Visitor) *testSite {
 	// what the Middleware says to paste into the vendor's settings.
 	mw, err := chatwidget.New(testWidget, chatwidget.KeyFile(path),
 		chatwidget.ResolverFunc(func(*http.Request) (*chatwidget.Visitor, error) { return visitor, nil }),
-		chatwidget.WithEmbedTemplate(EmbedTemplate(DefaultPrefix)),
+		chatwidget.WithEmbedTemplate(EmbedTemplate(testOrigin, DefaultPrefix)),
 		chatwidget.WithCustomerDataTemplate(CustomerDataTemplate()),
 		chatwidget.WithAnonymousTemplate(AnonymousTemplate()),
 		chatwidget.WithLogger(slog.New(slog.DiscardHandler)))

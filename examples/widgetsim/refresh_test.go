@@ -24,7 +24,7 @@ func TestRefreshConfig(t *testing.T) {
 	key, _ := keys(t)
 	mw, err := chatwidget.New(testWidget, chatwidget.KeyRSA(key),
 		chatwidget.ResolverFunc(func(*http.Request) (*chatwidget.Visitor, error) { return testVisitor, nil }),
-		chatwidget.WithEmbedTemplate(EmbedTemplate(DefaultPrefix)),
+		chatwidget.WithEmbedTemplate(EmbedTemplate(testOrigin, DefaultPrefix)),
 		chatwidget.WithCustomerDataTemplate(CustomerDataTemplate()),
 		chatwidget.WithRefresh(RefreshConfig("/chatwidget/token")),
 		chatwidget.WithLogger(slog.New(slog.DiscardHandler)))

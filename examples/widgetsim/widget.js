@@ -234,14 +234,22 @@ function errorText(e) {
 // verify posts token to the verify endpoint and calls back, once, with the
 // claims or the reason the token was rejected. An exception thrown by done
 // is not taken for a failed request: it reaches the console.
+//
+// The Sim is served from the page's origin (its verify endpoint sends no
+// CORS headers), so the endpoint's path resolves against location.origin:
+// never against the document's base URL, which a <base href> in the page's
+// markup could point at another host, which would then get the token.
 function verify(token, done) {
-  fetch(config.verify, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ widget: config.widget, token: token }),
-    credentials: "same-origin",
-    cache: "no-store"
-  })
+  Promise.resolve()
+    .then(function () {
+      return fetch(new URL(config.verify, location.origin).href, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ widget: config.widget, token: token }),
+        credentials: "same-origin",
+        cache: "no-store"
+      });
+    })
     .then(function (resp) {
       return resp.json().then(
         function (body) {

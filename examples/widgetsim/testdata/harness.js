@@ -88,6 +88,7 @@ class Page {
     const g = {
       document: {
         readyState: "interactive",
+        baseURI: "https://evil.example/", // what a <base href> would make it: never to be used
         body,
         createElement: element,
         addEventListener() {}
@@ -101,6 +102,8 @@ class Page {
       setTimeout: (fn, ms) => page.setTimeout(fn, ms),
       clearTimeout: (id) => page.timers.delete(id),
       fetch: (url, opts) => page.fetch(url, opts),
+      location: { origin: base },
+      URL,
       console
     };
     g.window = g;
@@ -126,13 +129,21 @@ class Page {
   // fetch sends the request to the test's server and answers with the body
   // read already, so that once it settles, what the widget does with it
   // takes microtasks only; pending drops a macrotask later.
+  // The widget must resolve its paths against location.origin, never the
+  // document's base URL: every URL it fetches is absolute, on base.
   fetch(url, opts) {
+    url = String(url);
+    if (!url.startsWith(base + "/")) {
+      failures++;
+      console.log("the widget fetched " + url + ", not a URL on the page's origin " + base);
+      return Promise.reject(new Error("not on the page's origin"));
+    }
     this.pending++;
     if (url.endsWith("/verify")) {
       this.verifies++;
     }
     const done = () => setImmediate(() => this.pending--);
-    return fetch(base + url, opts).then(
+    return fetch(url, opts).then(
       async (r) => {
         const body = await r.text();
         done();
