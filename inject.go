@@ -194,7 +194,7 @@ type injector struct {
 	// scripting off does (as markup), from offset altAt on: the element's
 	// end is a place to go on from only if both read it there, with the
 	// same elements open.
-	alt    scanner
+	alt    *scanner // kept across streams: most never need it
 	altOn  bool
 	altAt  int64 // stream offset of the next byte alt reads
 	altEnd int64 // stream offset just after alt's last </noscript> end tag
@@ -206,9 +206,9 @@ type injector struct {
 
 // reset makes j ready for a new stream, keeping its buffers.
 func (j *injector) reset(w io.Writer, snippet []byte) {
-	hold, head := j.hold[:0], j.head[:0]
+	hold, head, alt := j.hold[:0], j.head[:0], j.alt
 	*j = injector{}
-	j.w, j.snippet, j.hold, j.head, j.tagStart, j.htmlAt = w, snippet, hold, head, -1, -1
+	j.w, j.snippet, j.hold, j.head, j.alt, j.tagStart, j.htmlAt = w, snippet, hold, head, alt, -1, -1
 }
 
 // resetPending makes j ready for a stream whose snippet d decides, and
@@ -445,7 +445,10 @@ func (j *injector) handle(ev event, p []byte, base, pos int64) {
 		}
 		j.tagStart = -1
 	case evNoscript:
-		j.alt = j.sc
+		if j.alt == nil {
+			j.alt = new(scanner)
+		}
+		*j.alt = j.sc
 		j.alt.scriptOff, j.alt.inNoscript, j.alt.state = true, false, sData
 		j.altOn, j.altAt, j.altEnd = true, pos, -1
 	case evGiveUp:

@@ -69,19 +69,23 @@ func trimHTTPSpace(s string) string {
 	return s
 }
 
+// tokenChar marks the HTTP token code points.
+var tokenChar = func() (t [256]bool) {
+	for c := '!'; c <= '~'; c++ {
+		t[c] = !strings.ContainsRune("\"(),/:;<=>?@[\\]{}", c)
+	}
+	return t
+}()
+
 // isToken reports whether s is made of HTTP token code points, and not
 // empty.
 func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
 	for i := range len(s) {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+		if !tokenChar[s[i]] {
 			return false
 		}
 	}
-	return true
+	return s != ""
 }
 
 // parseMIME parses a MIME type as the MIME Sniffing standard does and

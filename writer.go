@@ -41,7 +41,7 @@ type responseWriter struct {
 	// sniffedType is the type sniffed from the first bytes, set as the
 	// Content-Type of a rewritten page.
 	sniffedType string
-	inj         injector
+	inj         *injector // never nil; kept across requests by the pool
 	snippet     []byte
 	// wrapped is cw behind the interfaces of kind (see wrap), kept across
 	// requests by the pool.
@@ -52,17 +52,16 @@ type responseWriter struct {
 func newResponseWriter(w http.ResponseWriter, r *http.Request, m *Middleware) *responseWriter {
 	cw := writerPool.Get().(*responseWriter)
 	// The injector is left as release left it: choose resets it before any
-	// use, and most responses never use it.
-	inj := cw.inj
-	*cw = responseWriter{w: w, r: r, m: m, snippet: cw.snippet[:0], wrapped: cw.wrapped, kind: cw.kind}
-	cw.inj = inj
+	// use, and most responses never use it. It is behind a pointer so that
+	// its scanner's stack is not copied or cleared for them.
+	*cw = responseWriter{w: w, r: r, m: m, inj: cw.inj, snippet: cw.snippet[:0], wrapped: cw.wrapped, kind: cw.kind}
 	return cw
 }
 
 // writerPool keeps response writers, their buffers and their interface
 // wrappers between requests: passing a response through then allocates
 // nothing (BenchmarkMiddleware/json-10KB).
-var writerPool = sync.Pool{New: func() any { return new(responseWriter) }}
+var writerPool = sync.Pool{New: func() any { return &responseWriter{inj: new(injector)} }}
 
 // release returns cw to the pool once the handler has returned, dropping
 // what belongs to the request.
