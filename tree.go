@@ -72,10 +72,11 @@ const (
 
 // frame is an open element.
 type frame struct {
-	kind frameKind
-	math bool // in the MathML namespace (for foreign kinds)
-	n    uint8
-	name [frameNameCap]byte // lower-case, as the tokenizer gives it
+	kind  frameKind
+	math  bool // in the MathML namespace (for foreign kinds)
+	fresh bool // a template whose contents have had no start tag that sets their insertion mode
+	n     uint8
+	name  [frameNameCap]byte // lower-case, as the tokenizer gives it
 }
 
 func (f *frame) is(name []byte) bool {
@@ -190,6 +191,19 @@ func (s *scanner) startHTML(name []byte) event {
 	inIP := region.ip()
 	if inIP && s.stale {
 		return s.giveUp("markup in an integration point where a formatting element may be reopened")
+	}
+	if top := s.top(); top != nil && top.fresh {
+		// The first start tag in template contents sets their insertion
+		// mode. After a <col> or <colgroup> there ("in column group", with
+		// the template as current node) a browser ignores every other
+		// start tag, raw-text ones included.
+		switch string(name) {
+		case "base", "basefont", "bgsound", "link", "meta", "noframes", "script", "style", "template", "title":
+		case "col", "colgroup":
+			return s.giveUp("a col or colgroup start tag first in template contents")
+		default:
+			top.fresh = false
+		}
 	}
 	switch string(name) {
 	case "frameset":
@@ -407,7 +421,7 @@ func (s *scanner) push(kind frameKind, math bool, name []byte) event {
 		return s.giveUp("an element name too long to follow")
 	}
 	f := &s.frames[s.depth]
-	f.kind, f.math, f.n = kind, math, uint8(copy(f.name[:], name))
+	f.kind, f.math, f.fresh, f.n = kind, math, kind == fTemplate, uint8(copy(f.name[:], name))
 	s.depth++
 	return evNone
 }
