@@ -91,6 +91,7 @@ func TestEncodings(t *testing.T) {
 		{"utf-16 bom, declared utf-8", []string{"text/html; charset=utf-8"}, utf16, false, "text/html; charset=utf-8", true},
 		{"utf-8 bom, declared latin1", []string{"text/html; charset=iso-8859-1"}, "\xef\xbb\xbf" + body, true, "text/html; charset=iso-8859-1", false},
 		{"last line wins", []string{"text/html; charset=utf-8", "text/html; charset=iso-2022-jp"}, body, false, "text/html; charset=utf-8, text/html; charset=iso-2022-jp", true},
+		{"a second value Chromium reads otherwise", []string{"text/html", "text/html (x); charset=iso-2022-jp"}, body, false, "text/html, text/html (x); charset=iso-2022-jp", true},
 		{"last value wins", []string{"text/html; charset=utf-8, text/html;charset=iso-2022-jp"}, body, false, "text/html; charset=utf-8, text/html;charset=iso-2022-jp", true},
 	}
 	for _, tc := range tests {

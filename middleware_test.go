@@ -839,24 +839,31 @@ func TestExtractMIME(t *testing.T) {
 	tests := []struct {
 		values           []string
 		essence, charset string
+		mixed            bool // left alone: the values disagree, or one names a charset not accepted
 	}{
-		{[]string{"text/html; charset=utf-8"}, "text/html", "utf-8"},
-		{[]string{"text/html; charset=utf-8", "text/html; charset=iso-2022-jp"}, "text/html", "iso-2022-jp"},
-		{[]string{"text/html; charset=utf-8, text/html; charset=iso-2022-jp"}, "text/html", "iso-2022-jp"},
-		{[]string{"text/html; charset=iso-2022-jp", "text/html"}, "text/html", "iso-2022-jp"},
-		{[]string{"text/plain; charset=iso-2022-jp", "text/html"}, "text/html", ""},
-		{[]string{"text/html", "*/*"}, "text/html", ""},
-		{[]string{"text/html", "garbage"}, "text/html", ""},
-		{[]string{`text/html; a="x,y"; charset="utf-8"`}, "text/html", "utf-8"},
-		{[]string{"text/html;charset=;charset=utf-8"}, "text/html", "utf-8"},
-		{[]string{"text/html; CHARSET=Shift_JIS"}, "text/html", "Shift_JIS"},
-		{[]string{"application/json", "text/html"}, "text/html", ""},
-		{[]string{"text/html", "application/json"}, "application/json", ""},
+		{[]string{"text/html; charset=utf-8"}, "text/html", "utf-8", false},
+		{[]string{"text/html; charset=utf-8", "text/html; charset=iso-2022-jp"}, "text/html", "iso-2022-jp", true},
+		{[]string{"text/html; charset=utf-8, text/html; charset=iso-2022-jp"}, "text/html", "iso-2022-jp", true},
+		{[]string{"text/html; charset=iso-2022-jp", "text/html"}, "text/html", "iso-2022-jp", true},
+		{[]string{"text/plain; charset=iso-2022-jp", "text/html"}, "text/html", "", true},
+		{[]string{"text/html", "*/*"}, "text/html", "", true},
+		{[]string{"text/html", "garbage"}, "text/html", "", true},
+		{[]string{`text/html; a="x,y"; charset="utf-8"`}, "text/html", "utf-8", false},
+		{[]string{"text/html;charset=;charset=utf-8"}, "text/html", "utf-8", false},
+		{[]string{"text/html; CHARSET=Shift_JIS"}, "text/html", "Shift_JIS", true},
+		{[]string{"application/json", "text/html"}, "text/html", "", true},
+		{[]string{"text/html", "application/json"}, "application/json", "", true},
+		{[]string{"text/html; charset=utf-8", "text/html; charset=utf-8"}, "text/html", "utf-8", false},
+		// Chromium reads these otherwise than the standard: left alone.
+		{[]string{"text/html", "text/html (x); charset=iso-2022-jp"}, "text/html", "", true},
+		{[]string{"text/html; charset=utf-8, text/html(x); charset=iso-2022-jp"}, "text/html", "utf-8", true},
+		{[]string{"text/html", "application/xhtml+xml (x)"}, "text/html", "", true},
+		{[]string{"text/html; charset=utf-8; charset=iso-2022-jp"}, "text/html", "utf-8", true},
 	}
 	for _, tc := range tests {
 		ct := extractMIME(tc.values)
-		if !ct.ok || !strings.EqualFold(ct.essence, tc.essence) || ct.charset != tc.charset {
-			t.Errorf("extractMIME(%q) = %q, %q, %v; want %q, %q", tc.values, ct.essence, ct.charset, ct.ok, tc.essence, tc.charset)
+		if !ct.ok || !strings.EqualFold(ct.essence, tc.essence) || ct.charset != tc.charset || ct.mixed != tc.mixed {
+			t.Errorf("extractMIME(%q) = %q, %q, mixed %v; want %q, %q, mixed %v", tc.values, ct.essence, ct.charset, ct.mixed, tc.essence, tc.charset, tc.mixed)
 		}
 	}
 }

@@ -10,6 +10,11 @@ type contentType struct {
 	essence string // type/subtype, as written; compare with strings.EqualFold
 	charset string // the charset parameter, "" if none
 	ok      bool   // some value parsed
+	// mixed is set when the values do not all agree: one does not parse
+	// (Chromium reads "text/html (x); charset=iso-2022-jp" as text/html in
+	// ISO-2022-JP, the standard not at all), is */*, names another type, or
+	// names a charset the widget does not accept. Such a page is left alone.
+	mixed bool
 }
 
 // html reports whether the type is text/html.
@@ -19,21 +24,28 @@ func (ct contentType) html() bool { return ct.ok && strings.EqualFold(ct.essence
 // standard does: each line is split at commas outside quoted strings.
 func extractMIME(values []string) contentType {
 	var ct contentType
+	n := 0 // values seen
 	for _, line := range values {
 		for line != "" {
 			var v string
 			v, line = splitHeaderValue(line)
-			essence, charset, ok := parseMIME(v)
+			n++
+			essence, charset, bad, ok := parseMIME(v)
 			if !ok || essence == "*/*" {
+				ct.mixed = true
 				continue
 			}
+			ct.mixed = ct.mixed || bad || ct.ok && !strings.EqualFold(essence, ct.essence)
 			if !ct.ok || !strings.EqualFold(essence, ct.essence) {
-				ct = contentType{essence: essence, charset: charset, ok: true}
+				ct.essence, ct.charset, ct.ok = essence, charset, true
 			} else if charset != "" {
 				ct.charset = charset
 			}
 		}
 	}
+	// One value that does not parse is no type at all; one that names
+	// another charset is refused for that charset.
+	ct.mixed = ct.mixed && (n > 1 || ct.ok)
 	return ct
 }
 
@@ -89,14 +101,15 @@ func isToken(s string) bool {
 }
 
 // parseMIME parses a MIME type as the MIME Sniffing standard does and
-// returns its essence and charset parameter (the first one, unquoted). A
-// quoted charset holding a backslash escape is returned as written, which
-// names no encoding the widget accepts.
-func parseMIME(s string) (essence, charset string, ok bool) {
+// returns its essence and charset parameter (the first one, unquoted), and
+// whether any charset parameter, the first or another, names an encoding
+// the widget does not accept. A quoted charset holding a backslash escape
+// is returned as written, which names no encoding the widget accepts.
+func parseMIME(s string) (essence, charset string, bad, ok bool) {
 	s = trimHTTPSpace(s)
 	slash := strings.IndexByte(s, '/')
 	if slash < 0 || !isToken(s[:slash]) {
-		return "", "", false
+		return "", "", false, false
 	}
 	rest := s[slash+1:]
 	semi := strings.IndexByte(rest, ';')
@@ -108,11 +121,11 @@ func parseMIME(s string) (essence, charset string, ok bool) {
 		sub = sub[:len(sub)-1]
 	}
 	if !isToken(sub) {
-		return "", "", false
+		return "", "", false, false
 	}
 	essence = s[:slash+1+len(sub)]
 	if semi < 0 {
-		return essence, "", true
+		return essence, "", false, true
 	}
 	params := rest[semi+1:]
 	for params != "" {
@@ -156,9 +169,13 @@ func parseMIME(s string) (essence, charset string, ok bool) {
 				continue
 			}
 		}
-		if charset == "" && strings.EqualFold(name, "charset") && isToken(name) {
+		if !strings.EqualFold(name, "charset") {
+			continue
+		}
+		bad = bad || labelEncoding(val) == encOther
+		if charset == "" {
 			charset = val
 		}
 	}
-	return essence, charset, true
+	return essence, charset, bad, true
 }

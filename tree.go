@@ -298,6 +298,24 @@ func (s *scanner) closesInIP(name []byte, class uint8) bool {
 	return false
 }
 
+// svgCamelCase holds the SVG element names that the standard writes in
+// camel case (foreignObject, clipPath, …), lower-cased as the tokenizer
+// gives them.
+var svgCamelCase = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range []string{"altglyph", "altglyphdef", "altglyphitem", "animatecolor",
+		"animatemotion", "animatetransform", "clippath", "feblend", "fecolormatrix",
+		"fecomponenttransfer", "fecomposite", "feconvolvematrix", "fediffuselighting",
+		"fedisplacementmap", "fedistantlight", "fedropshadow", "feflood", "fefunca", "fefuncb",
+		"fefuncg", "fefuncr", "fegaussianblur", "feimage", "femerge", "femergenode",
+		"femorphology", "feoffset", "fepointlight", "fespecularlighting", "fespotlight",
+		"fetile", "feturbulence", "foreignobject", "glyphref", "lineargradient",
+		"radialgradient", "textpath"} {
+		m[n] = true
+	}
+	return m
+}()
+
 // treeEnd applies an end tag, whose name the scanner read, to the stack.
 func (s *scanner) treeEnd() event {
 	name := s.tagName()
@@ -319,12 +337,20 @@ func (s *scanner) endForeign(name []byte) event {
 		return s.giveUp("a </p> or </br> end tag in foreign content")
 	}
 	ipPassed := false
+	svgTop := !s.top().math
 	for k := s.depth - 1; k >= 0; k-- {
 		f := &s.frames[k]
 		if !f.kind.foreign() {
 			return s.endBelowForeign(name, k, ipPassed)
 		}
 		if f.is(name) {
+			if svgCamelCase[string(name)] && svgTop == f.math {
+				// Chromium gives an end tag its SVG camel case only when
+				// the current node is SVG, and then compares names
+				// exactly: </foreignObject> under MathML, or </clipPath>
+				// for a MathML clippath under SVG, matches nothing there.
+				return s.giveUp("an end tag in foreign content whose SVG camel case Chromium matches otherwise")
+			}
 			s.depth = k
 			return evNone
 		}
@@ -370,7 +396,10 @@ func (s *scanner) endHTML(name []byte) event {
 		s.popTo(fTemplate)
 		return evNone
 	case "select":
-		s.popTo(fSelect)
+		// In template contents inside a select, the end tag is ignored.
+		if k := s.innermost(fTemplate, fSelect); k >= 0 && s.frames[k].kind == fSelect {
+			s.depth = k
+		}
 		return evNone
 	case "body", "html", "br":
 		return evNone // no element is popped
@@ -474,6 +503,17 @@ func (s *scanner) runHas(name []byte) bool {
 func (s *scanner) inIP() bool {
 	b := s.boundary()
 	return b >= 0 && s.frames[b].kind.ip()
+}
+
+// innermost returns the index of the innermost open element of kind a or b,
+// or -1.
+func (s *scanner) innermost(a, b frameKind) int {
+	for k := s.depth - 1; k >= 0; k-- {
+		if s.frames[k].kind == a || s.frames[k].kind == b {
+			return k
+		}
+	}
+	return -1
 }
 
 // popTo pops elements up to and including the innermost of kind, if any.

@@ -179,13 +179,13 @@ func (cw *responseWriter) choose(head []byte) {
 // headers wait until then.
 func (cw *responseWriter) chooseType(ct contentType, sniffed string) {
 	if cw.injectable(ct) {
-		if enc := labelEncoding(ct.charset); enc != encOther {
+		if enc := labelEncoding(ct.charset); enc != encOther && !ct.mixed {
 			cw.mode = modeInject
 			cw.sniffedType, cw.charsetless = sniffed, enc == encUnknown
 			cw.inj.resetPending(cw.w, cw, enc)
 			return
 		}
-		cw.refused = "the page's encoding is not one the snippet may go into"
+		cw.refused = "the page's encoding is not one the snippet may go into, or its Content-Type values disagree"
 	}
 	cw.mode = modePass
 	if cw.status != 0 {

@@ -248,7 +248,7 @@ func (b *browser) load(url string, p *page, pieces [4]string, atk *attacker, mod
 // read runs walkJS in the page.
 func (b *browser) read(ctx context.Context, pieces [4]string) (view, error) {
 	arg, _ := json.Marshal(pieces)
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[view](fmt.Sprintf(walkJS, arg)))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[view](fmt.Sprintf(walkJS, arg, !b.mode.scripting)))
 	if err != nil {
 		return view{}, fmt.Errorf("read the DOM: %w", err)
 	}
@@ -281,11 +281,12 @@ func (b *browser) click(ctx context.Context, p *page, atk *attacker, mode string
 // included) and reports every node that holds the token or a part of it.
 // Its argument is [token, header, payload, signature].
 const walkJS = `(() => {
-  const pieces = %s, names = ["token", "header", "payload", "signature"];
+  const pieces = %s, noscriptAllowed = %v, names = ["token", "header", "payload", "signature"];
   const HTML = "http://www.w3.org/1999/xhtml", SVG = "http://www.w3.org/2000/svg",
     MATH = "http://www.w3.org/1998/Math/MathML";
   const forbidden = new Set(["template", "svg", "math", "noscript", "textarea", "title", "style",
     "iframe", "noembed", "noframes", "xmp"]);
+  if (noscriptAllowed) forbidden.delete("noscript"); // scripting off: see checks_test.go
   const hits = [];
   function count(s, p) { let n = 0, i = 0; while ((i = s.indexOf(p, i)) >= 0) { n++; i += p.length; } return n; }
   // look reports the pieces in s: the token, or else each part it holds.

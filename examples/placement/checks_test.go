@@ -196,6 +196,16 @@ func parsed(body []byte, token string, scripting bool) ([]placement, error) {
 
 // forbidden are the elements that no copy of the token may be inside: a
 // script there is inert, foreign, or text (walkJS has the same list).
+//
+// noscriptAllowed: with scripting off, a script inside a <noscript> element
+// is allowed. No script runs in such a browser anyway, and <noscript> is
+// ordinary markup to it (its content is shown): the token is still only in
+// a script's text, never in an attribute, text or comment. The library
+// makes sure the two readings of a <noscript> (raw text with scripting on,
+// markup with it off) meet at the same end tag in the same tokenizer state,
+// with the same foreign content, template and select elements open; it does
+// not follow every HTML element opened inside one (an untracked <table> or
+// nested <noscript> keeps it open for a browser with scripting off).
 var forbidden = map[string]bool{
 	"template": true, "svg": true, "math": true, "noscript": true, "textarea": true, "title": true,
 	"style": true, "iframe": true, "noembed": true, "noframes": true, "xmp": true,
@@ -236,15 +246,15 @@ func parsedBadHits(body []byte, token string, scripting bool) ([]string, error) 
 		case html.ElementNode:
 			for _, a := range n.Attr {
 				where := chainOf(n) + " [" + a.Key + "]"
-				look(a.Key, "attribute name", where, outermost(n.Parent), false)
-				look(a.Val, "attribute value", where, outermost(n.Parent), false)
+				look(a.Key, "attribute name", where, outermost(n.Parent, scripting), false)
+				look(a.Val, "attribute value", where, outermost(n.Parent, scripting), false)
 			}
 		case html.TextNode:
-			p, bad := n.Parent, outermost(n.Parent)
+			p, bad := n.Parent, outermost(n.Parent, scripting)
 			ok := p.Type == html.ElementNode && p.Namespace == "" && p.Data == "script" && bad == ""
 			look(n.Data, "text node", chainOf(p), bad, ok)
 		case html.CommentNode:
-			look(n.Data, "comment", chainOf(n.Parent), outermost(n.Parent), false)
+			look(n.Data, "comment", chainOf(n.Parent), outermost(n.Parent, scripting), false)
 		case html.DoctypeNode:
 			look(n.Data, "doctype", "", "", false)
 		}
@@ -263,11 +273,12 @@ func chainOf(n *html.Node) string {
 }
 
 // outermost returns the label of the outermost forbidden element among n
-// and its ancestors, as walkJS reports it, or "".
-func outermost(n *html.Node) string {
+// and its ancestors, as walkJS reports it, or "". With scripting off,
+// <noscript> is not forbidden (see noscriptAllowed).
+func outermost(n *html.Node, scripting bool) string {
 	var bad string
 	for a := n; a != nil; a = a.Parent {
-		if a.Type == html.ElementNode && forbidden[a.Data] {
+		if a.Type == html.ElementNode && forbidden[a.Data] && (scripting || a.Data != "noscript") {
 			bad = label(a)
 		}
 	}
