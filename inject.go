@@ -181,6 +181,7 @@ type injector struct {
 	enc      encoding
 	headNeed int
 	head     []byte
+	docKnown bool // the stream is a document whatever its first bytes (knownDocument)
 
 	off      int64 // stream offset of the next byte Write will see
 	written  int64 // stream offset of the first byte not yet written to w
@@ -225,6 +226,14 @@ func (j *injector) resetPending(w io.Writer, d decider, enc encoding) {
 	}
 }
 
+// knownDocument tells a pending injector that the stream is a document,
+// whatever its first bytes say (a navigation's response is one): it asks
+// for the snippet as soon as the encoding is settled, and may insert at the
+// end even with no doctype, <html> or <body>.
+func (j *injector) knownDocument() {
+	j.docKnown, j.sc.doc = true, true
+}
+
 // writeHead gathers the first bytes of the stream in head until they settle
 // the encoding, then writes them, and the rest of p, through Write.
 func (j *injector) writeHead(p []byte) (int, error) {
@@ -254,10 +263,13 @@ func (j *injector) settleHead() error {
 	case j.enc == encUnknown:
 		j.enc = sniffEncoding(j.head)
 	}
-	if j.enc == encOther {
+	switch {
+	case j.enc == encOther:
 		j.refused = "the page's encoding is not one the snippet may go into"
 		j.commit(false)
 		j.done = true
+	case j.docKnown:
+		j.commit(true)
 	}
 	_, err := j.Write(j.head)
 	return err

@@ -895,7 +895,9 @@ func TestFragmentsAreNotPages(t *testing.T) {
 		{"prefetched fragment", []string{"Sec-Fetch-Dest", "empty", "Sec-Purpose", "prefetch"}, `<li class="item">new</li>`, false},
 		{"prefetch by htmx", []string{"Sec-Fetch-Dest", "empty", "Sec-Purpose", "prefetch", "HX-Request", "true"}, page, false},
 		{"fragment body", nil, `<li class="item">new</li>`, false},
-		{"fragment with </div>", []string{"Sec-Fetch-Dest", "document"}, `<div>x</div>`, false},
+		{"fragment with </div>", nil, `<div>x</div>`, false},
+		// A navigation's response is a document, whatever its first bytes.
+		{"navigation to a page with no document structure", []string{"Sec-Fetch-Dest", "document"}, `<div>x</div>`, true},
 		{"document without </body>", nil, "<!DOCTYPE html><title>t</title><p>x", true},
 	}
 	for _, tc := range tests {

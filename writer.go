@@ -2,12 +2,14 @@ package chatwidget
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // sniffLen is how many bytes net/http looks at to sniff a content type.
@@ -43,10 +45,9 @@ type responseWriter struct {
 	sniffedType string
 	inj         *injector // never nil; kept across requests by the pool
 	snippet     []byte
-	// wrapped is cw behind the interfaces of kind (see wrap), kept across
-	// requests by the pool.
-	wrapped http.ResponseWriter
-	kind    uint8
+	// gen counts the responses cw served: the handle a handler got is live
+	// only while gen is the one it was made with (see handle).
+	gen atomic.Uint64
 }
 
 func newResponseWriter(w http.ResponseWriter, r *http.Request, m *Middleware) *responseWriter {
@@ -54,7 +55,9 @@ func newResponseWriter(w http.ResponseWriter, r *http.Request, m *Middleware) *r
 	// The injector is left as release left it: choose resets it before any
 	// use, and most responses never use it. It is behind a pointer so that
 	// its scanner's stack is not copied or cleared for them.
-	*cw = responseWriter{w: w, r: r, m: m, inj: cw.inj, snippet: cw.snippet[:0], wrapped: cw.wrapped, kind: cw.kind}
+	inj, snippet := cw.inj, cw.snippet[:0]
+	cw.w, cw.r, cw.m, cw.status, cw.mode, cw.disabled = w, r, m, 0, modeUndecided, false
+	cw.sniffed, cw.refused, cw.charsetless, cw.sniffedType, cw.inj, cw.snippet = nil, "", false, "", inj, snippet
 	return cw
 }
 
@@ -73,13 +76,69 @@ func (cw *responseWriter) release() {
 	writerPool.Put(cw)
 }
 
-// Header returns the inner writer's header map.
-func (cw *responseWriter) Header() http.Header { return cw.w.Header() }
+// A handle is what a handler writes to: cw as it was when the handler got
+// it. Once the handler has returned (finish), the handle is dead, and so
+// inert as net/http's own writer is then: its writes fail and reach no
+// other response, even after the pool has handed cw to the next request.
+type handle struct {
+	cw  *responseWriter
+	gen uint64
+}
 
-// Unwrap returns the inner writer, for [http.ResponseController].
-func (cw *responseWriter) Unwrap() http.ResponseWriter { return cw.w }
+// errFinished is what a write after the handler returned gets.
+var errFinished = errors.New("chatwidget: write after the handler returned")
 
-func (cw *responseWriter) writer() *responseWriter { return cw }
+// live returns cw while the handler's response is being written, else nil.
+func (h handle) live() *responseWriter {
+	if h.cw.gen.Load() != h.gen {
+		return nil
+	}
+	return h.cw
+}
+
+// Header returns the inner writer's header map; a map that goes nowhere
+// once the handler has returned.
+func (h handle) Header() http.Header {
+	if cw := h.live(); cw != nil {
+		return cw.w.Header()
+	}
+	return http.Header{}
+}
+
+// Write writes the body; see responseWriter.Write.
+func (h handle) Write(p []byte) (int, error) {
+	if cw := h.live(); cw != nil {
+		return cw.Write(p)
+	}
+	return 0, errFinished
+}
+
+// WriteHeader sends or holds the status; see responseWriter.WriteHeader.
+func (h handle) WriteHeader(code int) {
+	if cw := h.live(); cw != nil {
+		cw.WriteHeader(code)
+	}
+}
+
+// Unwrap returns the inner writer, for [http.ResponseController]; once the
+// handler has returned, a writer whose every method fails.
+func (h handle) Unwrap() http.ResponseWriter {
+	if cw := h.live(); cw != nil {
+		return cw.w
+	}
+	return finishedWriter{}
+}
+
+func (h handle) writer() *responseWriter { return h.live() }
+
+// finishedWriter is the inner writer of a dead handle.
+type finishedWriter struct{}
+
+func (finishedWriter) Header() http.Header         { return http.Header{} }
+func (finishedWriter) Write([]byte) (int, error)   { return 0, errFinished }
+func (finishedWriter) WriteHeader(int)             {}
+func (finishedWriter) FlushError() error           { return errFinished }
+func (finishedWriter) Unwrap() http.ResponseWriter { return nil }
 
 // WriteHeader holds a final status until the first write, so that the
 // headers can still change; 1xx informational responses go out at once.
@@ -105,7 +164,10 @@ func (cw *responseWriter) Write(p []byte) (int, error) {
 	case modeInject:
 		return cw.inj.Write(p)
 	}
-	if ct, declared := cw.declaredType(); declared {
+	// Once a first write went out with no type, net/http sniffs the type
+	// from the first bytes and ignores a Content-Type set since: so does
+	// the writer, which keeps sniffing (and so drops none of them).
+	if ct, declared := cw.declaredType(); declared && cw.sniffed == nil {
 		cw.chooseType(ct, "")
 		return cw.Write(p)
 	}
@@ -154,10 +216,10 @@ func (cw *responseWriter) declaredType() (ct contentType, declared bool) {
 }
 
 // needsSniff reports whether the content type must be sniffed from the body,
-// as net/http does when the handler sets none.
+// as net/http does when the handler set none before its first write.
 func (cw *responseWriter) needsSniff() bool {
 	_, declared := cw.declaredType()
-	return !declared
+	return !declared || cw.sniffed != nil
 }
 
 // choose chooses between passing the body through and the injector, given
@@ -183,6 +245,11 @@ func (cw *responseWriter) chooseType(ct contentType, sniffed string) {
 			cw.mode = modeInject
 			cw.sniffedType, cw.charsetless = sniffed, enc == encUnknown
 			cw.inj.resetPending(cw.w, cw, enc)
+			if header(cw.r.Header, "Sec-Fetch-Dest") == "document" {
+				// A navigation: the response is a document, with no need
+				// to wait for a sign of one.
+				cw.inj.knownDocument()
+			}
 			return
 		}
 		cw.refused = "the page's encoding is not one the snippet may go into, or its Content-Type values disagree"
@@ -282,8 +349,10 @@ func (cw *responseWriter) fixHeaders(t signed) {
 		// page lets through can no longer switch the encoding.
 		h.Set("Content-Type", "text/html; charset=utf-8")
 	}
-	h.Del("Content-Length")
-	h.Del("Accept-Ranges")
+	// A handler may set a header by a key in any case (h["etag"]), and
+	// net/http sends every key: the rules apply to each.
+	canonicalize(h, "Cache-Control", "Etag", "Vary")
+	deleteFold(h, "Content-Length", "Accept-Ranges")
 	if et := header(h, "Etag"); et != "" && !strings.HasPrefix(et, "W/") {
 		h.Del("Etag")
 	}
@@ -303,6 +372,7 @@ func (cw *responseWriter) fixHeaders(t signed) {
 // headers (RFC 9213), which CDNs obey over Cache-Control, and the validators
 // and Expires go; Vary gets Cookie.
 func makePrivate(h http.Header, maxAge int64) {
+	canonicalize(h, "Cache-Control", "Vary")
 	kept := []string{"private"}
 	for _, v := range h.Values("Cache-Control") {
 		for d := range strings.SplitSeq(v, ",") {
@@ -323,14 +393,38 @@ func makePrivate(h http.Header, maxAge int64) {
 	h.Set("Cache-Control", strings.Join(kept, ", "))
 	const cdn = "Cdn-Cache-Control" // and its kin, such as Cloudflare-CDN-Cache-Control
 	for k := range h {
-		if strings.EqualFold(k, "Surrogate-Control") || len(k) >= len(cdn) && strings.EqualFold(k[len(k)-len(cdn):], cdn) {
+		if len(k) >= len(cdn) && strings.EqualFold(k[len(k)-len(cdn):], cdn) {
 			delete(h, k)
 		}
 	}
-	h.Del("Etag")
-	h.Del("Last-Modified")
-	h.Del("Expires")
+	// Surrogate-Control (Fastly, Akamai), Edge-Control (Akamai) and
+	// X-Accel-Expires (nginx) make a shared cache keep the page too.
+	deleteFold(h, "Surrogate-Control", "Edge-Control", "X-Accel-Expires", "Etag", "Last-Modified", "Expires")
 	addVary(h, "Cookie")
+}
+
+// canonicalize moves the values of every key of h that is one of names in
+// another case (h["cache-control"]) under the canonical key.
+func canonicalize(h http.Header, names ...string) {
+	for k, v := range h {
+		for _, name := range names {
+			if k != name && strings.EqualFold(k, name) {
+				h[name] = append(h[name], v...)
+				delete(h, k)
+			}
+		}
+	}
+}
+
+// deleteFold deletes every key of h that is one of names in any case.
+func deleteFold(h http.Header, names ...string) {
+	for k := range h {
+		for _, name := range names {
+			if strings.EqualFold(k, name) {
+				delete(h, k)
+			}
+		}
+	}
 }
 
 // addVary adds fields to the Vary header, unless they, or "*", are there.
@@ -372,8 +466,15 @@ func hasField(vs []string, field string) bool {
 	return false
 }
 
-// finish ends the response after the handler returns.
+// finish ends the response after the handler returns. From here on, the
+// handler's handle is dead.
 func (cw *responseWriter) finish() {
+	cw.gen.Add(1)
+	cw.end()
+}
+
+// end writes what the response still holds, once the handler is done.
+func (cw *responseWriter) end() {
 	switch cw.mode {
 	case modeUndecided:
 		if cw.sniffed != nil {
@@ -382,7 +483,7 @@ func (cw *responseWriter) finish() {
 			if cw.writeSniffed(n) != nil {
 				return
 			}
-			cw.finish()
+			cw.end()
 			return
 		}
 		cw.mode = modePass // no body: nothing to insert into
@@ -511,8 +612,10 @@ type writerOnly struct{ io.Writer }
 // does nothing.
 func Disable(w http.ResponseWriter) bool {
 	for {
-		if cw, ok := w.(interface{ writer() *responseWriter }); ok {
-			cw.writer().disabled = true
+		if h, ok := w.(interface{ writer() *responseWriter }); ok {
+			if cw := h.writer(); cw != nil {
+				cw.disabled = true
+			}
 			return true
 		}
 		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
@@ -523,86 +626,90 @@ func Disable(w http.ResponseWriter) bool {
 	}
 }
 
-type flusher struct{ cw *responseWriter }
+type flusher struct{ h handle }
 
 // Flush drains the injector and flushes the inner writer.
-func (f flusher) Flush() { f.cw.flush() }
+func (f flusher) Flush() { f.FlushError() }
 
 // FlushError is Flush that reports the inner writer's error, as
 // [http.ResponseController] wants.
-func (f flusher) FlushError() error { return f.cw.flush() }
-
-type hijacker struct{ cw *responseWriter }
-
-// Hijack hands the connection over, as [http.Hijacker] does.
-func (h hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) { return h.cw.hijack() }
-
-type readerFrom struct{ cw *responseWriter }
-
-// ReadFrom copies from src, with sendfile when the body passes through.
-func (r readerFrom) ReadFrom(src io.Reader) (int64, error) { return r.cw.readFrom(src) }
-
-// wrap returns cw with exactly the optional interfaces of the inner writer:
-// Flusher and Hijacker if it or a writer it unwraps to has them (as
-// http.ResponseController would find them), ReaderFrom if it has it.
-func (cw *responseWriter) wrap() http.ResponseWriter {
-	f, h := capabilities(cw.w)
-	_, r := cw.w.(io.ReaderFrom)
-	kind := uint8(1)
-	for i, has := range [3]bool{f, h, r} {
-		if has {
-			kind |= 2 << i
-		}
+func (f flusher) FlushError() error {
+	if cw := f.h.live(); cw != nil {
+		return cw.flush()
 	}
-	if cw.wrapped == nil || cw.kind != kind {
-		cw.wrapped, cw.kind = cw.wrapFor(f, h, r), kind
-	}
-	return cw.wrapped
+	return errFinished
 }
 
-// wrapFor returns cw behind the optional interfaces named.
-func (cw *responseWriter) wrapFor(f, h, r bool) http.ResponseWriter {
+type hijacker struct{ h handle }
+
+// Hijack hands the connection over, as [http.Hijacker] does.
+func (h hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if cw := h.h.live(); cw != nil {
+		return cw.hijack()
+	}
+	return nil, nil, errFinished
+}
+
+type readerFrom struct{ h handle }
+
+// ReadFrom copies from src, with sendfile when the body passes through.
+func (r readerFrom) ReadFrom(src io.Reader) (int64, error) {
+	if cw := r.h.live(); cw != nil {
+		return cw.readFrom(src)
+	}
+	return 0, errFinished
+}
+
+// wrap returns a live handle to cw with exactly the optional interfaces of
+// the inner writer: Flusher and Hijacker if it or a writer it unwraps to
+// has them (as http.ResponseController would find them), ReaderFrom if it
+// has it. It is made anew for each response (one allocation), since a
+// handler may keep it past its return.
+func (cw *responseWriter) wrap() http.ResponseWriter {
+	f, hj := capabilities(cw.w)
+	_, r := cw.w.(io.ReaderFrom)
+	h := handle{cw, cw.gen.Load()}
 	switch {
-	case f && h && r:
+	case f && hj && r:
 		return struct {
-			*responseWriter
+			handle
 			flusher
 			hijacker
 			readerFrom
-		}{cw, flusher{cw}, hijacker{cw}, readerFrom{cw}}
-	case f && h:
+		}{h, flusher{h}, hijacker{h}, readerFrom{h}}
+	case f && hj:
 		return struct {
-			*responseWriter
+			handle
 			flusher
 			hijacker
-		}{cw, flusher{cw}, hijacker{cw}}
+		}{h, flusher{h}, hijacker{h}}
 	case f && r:
 		return struct {
-			*responseWriter
+			handle
 			flusher
 			readerFrom
-		}{cw, flusher{cw}, readerFrom{cw}}
-	case h && r:
+		}{h, flusher{h}, readerFrom{h}}
+	case hj && r:
 		return struct {
-			*responseWriter
+			handle
 			hijacker
 			readerFrom
-		}{cw, hijacker{cw}, readerFrom{cw}}
+		}{h, hijacker{h}, readerFrom{h}}
 	case f:
 		return struct {
-			*responseWriter
+			handle
 			flusher
-		}{cw, flusher{cw}}
-	case h:
+		}{h, flusher{h}}
+	case hj:
 		return struct {
-			*responseWriter
+			handle
 			hijacker
-		}{cw, hijacker{cw}}
+		}{h, hijacker{h}}
 	case r:
 		return struct {
-			*responseWriter
+			handle
 			readerFrom
-		}{cw, readerFrom{cw}}
+		}{h, readerFrom{h}}
 	}
-	return cw
+	return h
 }
