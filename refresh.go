@@ -138,5 +138,5 @@ func compileRefresh(r *Refresh, ttl time.Duration) (snippetTemplate, error) {
 	}
 	// The placeholders are filled at request time: hide any in the config.
 	safe := strings.ReplaceAll(string(cfg), "JWT_", `JWT\u005f`)
-	return compileTemplate("refresh", strings.Replace(refreshScript, "CONFIG", safe, 1), false)
+	return compileTemplate("refresh", strings.Replace(refreshScript, "CONFIG", safe, 1), "", false)
 }

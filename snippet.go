@@ -66,12 +66,9 @@ func compileTemplates(embed, customerData, anonymous, widgetID string) (e, cd, a
 		// with a good one (New fails in any case).
 		widgetID = "widget-id"
 	}
-	embed = strings.ReplaceAll(embed, widgetIDPlaceholder, widgetID)
-	customerData = strings.ReplaceAll(customerData, widgetIDPlaceholder, widgetID)
-	anonymous = strings.ReplaceAll(anonymous, widgetIDPlaceholder, widgetID)
-	e, errE := compileTemplate("embed", embed, true)
-	cd, errCD := compileTemplate("customer-data", customerData, false)
-	anon, errAnon := compileTemplate("anonymous", anonymous, false)
+	e, errE := compileTemplate("embed", embed, widgetID, true)
+	cd, errCD := compileTemplate("customer-data", customerData, widgetID, false)
+	anon, errAnon := compileTemplate("anonymous", anonymous, widgetID, false)
 	errs := []error{errE, errCD}
 	if errCD == nil && !slices.ContainsFunc(cd, func(p part) bool { return p.slot == slotToken }) {
 		errs = append(errs, errors.New("chatwidget: customer-data template has no JWT_TOKEN placeholder, so logged-in visitors would reach the widget without their identity; paste the vendor's customer-data code, which has one"))
@@ -88,10 +85,15 @@ func compileTemplates(embed, customerData, anonymous, widgetID string) (e, cd, a
 // compileTemplate compiles the template called name (for errors). It
 // refuses a template that refers to a URL the page's <base href> could
 // change (see [checkURLs]), and, with marker, one with no <script>.
-func compileTemplate(name, src string, marker bool) (snippetTemplate, error) {
+func compileTemplate(name, src, widgetID string, marker bool) (snippetTemplate, error) {
 	var t snippetTemplate
 	var errs []error
-	z := html.NewTokenizer(strings.NewReader(src))
+	// The template is read with a stand-in of the placeholder's length for
+	// the widget ID, so that offsets in it are offsets in src; the ID goes
+	// in with the other placeholders, in one pass (see substitute).
+	const standIn = "widget-id"
+	errs = checkTemplateURLs(strings.ReplaceAll(src, widgetIDPlaceholder, widgetID))
+	z := html.NewTokenizer(strings.NewReader(strings.ReplaceAll(src, widgetIDPlaceholder, standIn)))
 	lit, off, scripts := 0, 0, 0
 	for {
 		tt := z.Next()
@@ -100,8 +102,7 @@ func compileTemplate(name, src string, marker bool) (snippetTemplate, error) {
 		}
 		raw := len(z.Raw())
 		if tt == html.StartTagToken || tt == html.SelfClosingTagToken {
-			tag, hasAttr := z.TagName()
-			errs = append(errs, checkURLs(z, string(tag), hasAttr)...)
+			tag, _ := z.TagName()
 			if string(tag) == "script" {
 				at := off + len("<script")
 				t = appendLiteral(t, src[lit:at])
@@ -125,10 +126,7 @@ func compileTemplate(name, src string, marker bool) (snippetTemplate, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	for _, ph := range placeholders {
-		t = splitAt(t, ph.text, ph.slot)
-	}
-	return t, nil
+	return substitute(t, widgetID), nil
 }
 
 // urlAttrs are the attributes, on any element, whose value is a URL that
@@ -277,16 +275,47 @@ func loopbackHost(host string) bool {
 	return err == nil && a.Zone() == "" && (a.Is4() && a.IsLoopback() || a == netip.IPv6Loopback())
 }
 
-// splitAt splits the literals of t at each placeholder, which becomes s.
-func splitAt(t snippetTemplate, placeholder string, s slot) snippetTemplate {
+// checkTemplateURLs checks the URLs of every start tag of src, a template
+// with its widget ID in place (see checkURLs).
+func checkTemplateURLs(src string) []error {
+	var errs []error
+	z := html.NewTokenizer(strings.NewReader(src))
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return errs
+		case html.StartTagToken, html.SelfClosingTagToken:
+			tag, hasAttr := z.TagName()
+			errs = append(errs, checkURLs(z, string(tag), hasAttr)...)
+		}
+	}
+}
+
+// substitute replaces, in one pass over each literal of t, WIDGET_ID by
+// widgetID and the request-time placeholders by their slots: a substituted
+// value is never read again, so a widget ID spelled JWT_TOKEN stays text.
+func substitute(t snippetTemplate, widgetID string) snippetTemplate {
 	var out snippetTemplate
 	for _, p := range t {
-		pieces := strings.Split(p.lit, placeholder)
-		for i, lit := range pieces {
-			out = appendLiteral(out, lit)
-			if i < len(pieces)-1 {
+		for lit := p.lit; lit != ""; {
+			at, ph, s := len(lit), "", slotNone
+			if k := strings.Index(lit, widgetIDPlaceholder); k >= 0 {
+				at, ph = k, widgetIDPlaceholder
+			}
+			for _, c := range placeholders {
+				if k := strings.Index(lit[:at], c.text); k >= 0 {
+					at, ph, s = k, c.text, c.slot
+				}
+			}
+			out = appendLiteral(out, lit[:at])
+			switch {
+			case ph == "":
+			case s == slotNone:
+				out = appendLiteral(out, widgetID)
+			default:
 				out = append(out, part{slot: s})
 			}
+			lit = lit[min(at+len(ph), len(lit)):]
 		}
 		if p.slot != slotNone {
 			out = append(out, part{slot: p.slot})

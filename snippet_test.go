@@ -1,6 +1,8 @@
 package chatwidget
 
 import (
+	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -114,6 +116,26 @@ func TestSrcsetURLs(t *testing.T) {
 	for _, tc := range tests {
 		if got := srcsetURLs(tc.in); !slices.Equal(got, tc.want) {
 			t.Errorf("srcsetURLs(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestPlaceholdersOnce checks that each template is substituted in one
+// pass: a widget ID spelled like another placeholder stays text, so the
+// token never lands in the embed URL (and the vendor CDN's logs).
+func TestPlaceholdersOnce(t *testing.T) {
+	for _, id := range []string{"JWT_TOKEN", "JWT_EXP", "JWT_NOW", "WIDGET_ID", "xJWT_TOKENx"} {
+		m, err := New(id, KeyPEM(testKeyPEM(t)), fixed(alice), WithLogger(discardLogger()),
+			WithEmbedTemplate(`<script src="https://cdn.example/w/WIDGET_ID.js?exp=JWT_EXP"></script>`),
+			WithCustomerDataTemplate(`<script>chat("WIDGET_ID", "JWT_TOKEN")</script>`))
+		if err != nil {
+			t.Fatalf("New(%q): %v", id, err)
+		}
+		body := serve(m.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil)).Body.String()
+		tok := regexp.MustCompile(`eyJ[A-Za-z0-9_.-]+`).FindString(body)
+		wantEmbed := `src="https://cdn.example/w/` + id + `.js?exp=`
+		if !strings.Contains(body, wantEmbed) || strings.Count(body, tok) != 1 || !strings.Contains(body, `chat("`+id+`", "`+tok+`")`) {
+			t.Errorf("widget ID %q: page = %.400q; want the ID as written in both templates and the token once", id, body)
 		}
 	}
 }
