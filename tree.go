@@ -237,20 +237,26 @@ func (s *scanner) startHTML(name []byte) event {
 	class := elementClass[string(name)]
 	tracked := inIP || s.run() && !s.stale
 	switch {
+	case inIP && s.closesInIP(name, class):
+		// Before the void elements: <hr> closes a <p>.
+		return s.giveUp("a start tag in an integration point that may close or move elements")
+	case class&clCloser != 0 || (string(name) == "a" || string(name) == "nobr") && s.runHas(name):
+		if inIP {
+			break // closes nothing there (closesInIP); pushed below
+		}
+		if tracked {
+			s.spoil()
+		}
+		return evNone
+	}
+	switch {
 	case class&clVoid != 0:
 		return evNone
-	case inIP && s.closesInIP(name, class):
-		return s.giveUp("a start tag in an integration point that may close or move elements")
 	case inIP:
 		if class&clFormatting != 0 {
 			return s.push(fFmt, false, name)
 		}
 		return s.push(fHTML, false, name)
-	case class&clCloser != 0 || (string(name) == "a" || string(name) == "nobr") && s.runHas(name):
-		if tracked {
-			s.spoil()
-		}
-		return evNone
 	case class&clFormatting != 0:
 		if region == fSelect {
 			s.spoil()
@@ -298,6 +304,17 @@ func (s *scanner) closesInIP(name []byte, class uint8) bool {
 	return false
 }
 
+// tableEnd reports whether an end tag named name is one that the table
+// insertion modes look for in table scope, which only html, table and
+// template bound: integration points do not stop it.
+func tableEnd(name []byte) bool {
+	switch string(name) {
+	case "table", "tbody", "thead", "tfoot", "tr", "td", "th", "caption", "colgroup":
+		return true
+	}
+	return false
+}
+
 // svgCamelCase holds the SVG element names that the standard writes in
 // camel case (foreignObject, clipPath, …), lower-cased as the tokenizer
 // gives them.
@@ -336,6 +353,9 @@ func (s *scanner) endForeign(name []byte) event {
 		// does not.
 		return s.giveUp("a </p> or </br> end tag in foreign content")
 	}
+	if tableEnd(name) {
+		return s.giveUp("a table end tag in foreign content")
+	}
 	ipPassed := false
 	svgTop := !s.top().math
 	for k := s.depth - 1; k >= 0; k-- {
@@ -354,7 +374,9 @@ func (s *scanner) endForeign(name []byte) event {
 			s.depth = k
 			return evNone
 		}
-		ipPassed = ipPassed || f.kind.ip()
+		// annotation-xml is special and a scope boundary, whatever its
+		// encoding.
+		ipPassed = ipPassed || f.kind.ip() || f.math && f.is([]byte("annotation-xml"))
 	}
 	return s.endBelowForeign(name, -1, ipPassed)
 }
@@ -376,15 +398,13 @@ func (s *scanner) endBelowForeign(name []byte, k int, ipPassed bool) event {
 	if ipPassed {
 		return evNone // an integration point is special and a scope boundary
 	}
-	if k >= 0 {
-		switch f := &s.frames[k]; {
-		case f.kind == fTemplate:
-			return evNone // special, a scope boundary and a marker
-		case f.kind.htmlElement() && f.is(name):
-			s.depth = k
-			return evNone
-		}
+	if k >= 0 && s.frames[k].kind.htmlElement() && s.frames[k].is(name) {
+		s.depth = k // a formatting run or integration point tracks all it holds
+		return evNone
 	}
+	// Below a template or the stack, elements the scanner does not track
+	// may be open between it and the foreign content: the end tag may
+	// close one of them, and the foreign content with it.
 	return s.giveUp("an end tag in foreign content that may close an element the scanner does not track")
 }
 
@@ -411,6 +431,11 @@ func (s *scanner) endHTML(name []byte) event {
 	if top.is(name) {
 		s.depth--
 		return evNone
+	}
+	if s.inIP() && tableEnd(name) {
+		// In a table mode these stop only at html, table and template,
+		// not at the integration point.
+		return s.giveUp("a table end tag in an integration point")
 	}
 	b := s.boundary()
 	for k := s.depth - 2; k > b; k-- {
