@@ -1081,6 +1081,13 @@ outer:
 					if ev := s.fastTree(w, l, p[i+1] == '/', kind); ev != evNone {
 						return e, ev
 					}
+					if s.tracking() && !s.fastRun() {
+						// An end tag (</template>) uncovered foreign
+						// content or an integration point: the resumable
+						// states read what follows.
+						i = e
+						continue outer
+					}
 				}
 				if next < e {
 					next = indexLT(p, e)

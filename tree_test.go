@@ -201,6 +201,7 @@ var hostileCases = []struct {
 	{"hr in a formatting run", `<body><p><b>x<hr><svg><title>t</title><style><a title="</style></body>"></svg>`, ""},
 	{"annotation-xml stops an end tag", `<body><b><math><annotation-xml></b><style><img src='//e/?</style></body>'>`, `<body><b><math><annotation-xml></b><style><img src='//e/?</style></body>'>` + placementSnippet},
 	{"untracked element between a template and math", `<body><div><template shadowrootmode=open><div><math></div><![CDATA[><img src='//e/?]]></math></template></div></body>'>`, ""},
+	{"template end tag on the fast path uncovers an svg title", `<body><svg><title><template><b></b></template></title><style><img src='//e/?</style></title></svg></body>'><p>x</p></body>`, ""},
 	{"closed template", `<body><template><svg><style></template></body>`, `<body><template><svg><style></template>` + placementSnippet + `</body>`},
 	{"noscript hides an end tag from scripting off", `<body><noscript><a title="</noscript></body>"></noscript>`, ""},
 	{"noscript read alike", `<body><noscript><iframe src="https://www.googletagmanager.com/ns.html?id=GTM-X" height="0"></iframe></noscript></body>`, `<body><noscript><iframe src="https://www.googletagmanager.com/ns.html?id=GTM-X" height="0"></iframe></noscript>` + placementSnippet + `</body>`},
