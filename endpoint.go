@@ -2,7 +2,6 @@ package chatwidget
 
 import (
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -54,8 +53,7 @@ func (m *Middleware) TokenHandler() http.Handler {
 			return
 		}
 		if !sameOrigin(r) {
-			m.logs.log(r.Context(), logCrossOrigin, slog.LevelDebug, "chatwidget: token request from another origin refused",
-				slog.String("origin", truncate(r.Header.Get("Origin"), 100)), slog.String("sec-fetch-site", truncate(r.Header.Get("Sec-Fetch-Site"), 40)))
+			m.logger.Warn("chatwidget: token request from another origin refused", "origin", r.Header.Get("Origin"), "sec-fetch-site", r.Header.Get("Sec-Fetch-Site"))
 			writeJSON(w, r, http.StatusForbidden, tokenResponse{Error: "cross-origin request refused"})
 			return
 		}
