@@ -2,6 +2,7 @@ package chatwidget
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -53,7 +54,8 @@ func (m *Middleware) TokenHandler() http.Handler {
 			return
 		}
 		if !sameOrigin(r) {
-			m.logger.Warn("chatwidget: token request from another origin refused", "origin", r.Header.Get("Origin"), "sec-fetch-site", r.Header.Get("Sec-Fetch-Site"))
+			m.logs.log(r.Context(), logCrossOrigin, slog.LevelDebug, "chatwidget: token request from another origin refused",
+				slog.String("origin", truncate(r.Header.Get("Origin"), 100)), slog.String("sec-fetch-site", truncate(r.Header.Get("Sec-Fetch-Site"), 40)))
 			writeJSON(w, r, http.StatusForbidden, tokenResponse{Error: "cross-origin request refused"})
 			return
 		}

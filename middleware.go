@@ -1,6 +1,7 @@
 package chatwidget
 
 import (
+	"context"
 	"crypto"
 	"errors"
 	"fmt"
@@ -23,11 +24,11 @@ type Middleware struct {
 	refresh      snippetTemplate // nil unless WithRefresh
 	mobile       string          // the mobile URL template; "" unless WithMobileURLTemplate
 	widgetID     string
-	maxFields    int
 	anonymous    bool
 	nonce        func(*http.Request) string
 	skip         func(*http.Request) bool
 	logger       *slog.Logger
+	logs         *logLimiter // request-time records, rate limited
 	published    []crypto.PublicKey
 	counts       *counts
 }
@@ -52,12 +53,13 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 	if resolver == nil {
 		errs = append(errs, errors.New("chatwidget: resolver is nil; pass a Resolver, a ResolverFunc or SessionResolver(store, name, keys)"))
 	}
+	logs := newLogLimiter(c.logger, c.logEvery, c.now)
 	var sgn *signer
 	if key.load == nil {
 		errs = append(errs, errors.New("chatwidget: key is missing; pass KeyFile(\"private.pem\"), KeyPEM(bytes), KeyRSA(k) or KeySigner(s)"))
 	} else {
 		var err error
-		sgn, err = newSigner(key, &c)
+		sgn, err = newSigner(key, &c, logs)
 		errs = append(errs, err)
 	}
 	embed, customerData, anonymousTpl, err := compileTemplates(c.embed, c.customerData, c.anonymous, widgetID)
@@ -76,11 +78,11 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 		refresh:      refresh,
 		mobile:       c.mobile,
 		widgetID:     widgetID,
-		maxFields:    c.maxFields,
 		anonymous:    c.anonymousWidget,
 		nonce:        c.nonce,
 		skip:         c.skip,
 		logger:       c.logger,
+		logs:         logs,
 		signer:       sgn,
 		published:    c.published,
 		counts:       new(counts),
@@ -148,27 +150,17 @@ func (m *Middleware) Token(v *Visitor) (string, time.Time, error) {
 	if v == nil || v.Name == "" {
 		return "", time.Time{}, errors.New("chatwidget: a token needs a visitor with a name")
 	}
-	t, err := m.checkedToken(v)
+	t, err := m.checkedToken(context.Background(), v)
 	if err != nil {
 		return "", time.Time{}, err
 	}
 	return t.token, time.Unix(t.exp, 0), nil
 }
 
-// checkedToken signs v and checks that the token is inert in HTML.
-func (m *Middleware) checkedToken(v *Visitor) (signed, error) {
-	if n := fieldsSize(v.Fields); n > m.maxFields {
-		m.logger.Warn("chatwidget: custom fields dropped: too large for a token; keep them under the limit of WithMaxFieldsSize", "bytes", n, "limit", m.maxFields)
-		trimmed := *v
-		trimmed.Fields = nil
-		v = &trimmed
-	}
-	t, err := m.signer.token(v)
-	if err == nil && !validToken(t.token) {
-		err = errors.New("chatwidget: signed token is not a compact JWS")
-	}
-	t.now = m.signer.now().Unix()
-	return t, err
+// checkedToken returns v's token, which the signer checked to be inert in
+// HTML (a compact JWS) when it signed it.
+func (m *Middleware) checkedToken(ctx context.Context, v *Visitor) (signed, error) {
+	return m.signer.tokenFor(ctx, v)
 }
 
 // visitorToken resolves the visitor of r and signs their token; the zero
@@ -178,9 +170,13 @@ func (m *Middleware) visitorToken(r *http.Request) signed {
 	if v == nil {
 		return signed{}
 	}
-	t, err := m.checkedToken(v)
+	t, err := m.checkedToken(r.Context(), v)
+	if errors.Is(err, errTokenTooLarge) {
+		return signed{} // logged as such
+	}
 	if err != nil {
-		m.logger.Error("chatwidget: cannot sign the visitor's token; serving the anonymous widget", "path", r.URL.Path, "error", err)
+		m.logs.log(r.Context(), logSignFailed, slog.LevelError, "chatwidget: cannot sign the visitor's token; serving the anonymous widget",
+			slog.String("path", truncate(r.URL.Path, 200)), slog.Any("error", err))
 		return signed{}
 	}
 	return t
@@ -197,7 +193,7 @@ func (m *Middleware) render(r *http.Request, dst []byte) ([]byte, signed) {
 	nonce := ""
 	if m.nonce != nil {
 		if nonce = m.nonce(r); !validNonce(nonce) {
-			m.logger.Warn("chatwidget: CSP nonce is not base64; leaving it out", "path", r.URL.Path)
+			m.logs.log(r.Context(), logBadNonce, slog.LevelWarn, "chatwidget: CSP nonce is not base64; leaving it out", slog.String("path", truncate(r.URL.Path, 200)))
 			nonce = ""
 		}
 	}
@@ -221,7 +217,7 @@ func (m *Middleware) SnippetFor(v *Visitor) (template.HTML, error) {
 	var t signed
 	if v != nil && v.Name != "" {
 		var err error
-		if t, err = m.checkedToken(v); err != nil {
+		if t, err = m.checkedToken(context.Background(), v); err != nil {
 			return "", err
 		}
 	} else if !m.anonymous {
@@ -258,19 +254,28 @@ func loadedAsDocument(r *http.Request) bool {
 
 // resolve asks the resolver who the visitor of r is. A failure is logged and
 // makes the visitor anonymous; a panic with [http.ErrAbortHandler] goes on.
+// A session that the visitor's cookie cannot be decoded into (garbage, or a
+// cookie from before a key rotation) is logged at debug level, since any
+// visitor can send one.
 func (m *Middleware) resolve(r *http.Request) (v *Visitor) {
+	path := slog.String("path", truncate(r.URL.Path, 200))
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler { //nolint:errorlint // compared as net/http does
 				panic(p)
 			}
-			m.logger.Error("chatwidget: resolver panicked; serving the page as anonymous", "path", r.URL.Path, "panic", fmt.Sprint(p))
+			m.logs.log(r.Context(), logResolverPanicked, slog.LevelError, "chatwidget: resolver panicked; serving the page as anonymous", path, slog.String("panic", fmt.Sprint(p)))
 			v = nil
 		}
 	}()
 	v, err := m.resolver.Resolve(r)
-	if err != nil {
-		m.logger.Error("chatwidget: resolver failed; serving the page as anonymous", "path", r.URL.Path, "error", err)
+	var undecodable *undecodableSessionError
+	switch {
+	case errors.As(err, &undecodable):
+		m.logs.log(r.Context(), logUndecodableSession, slog.LevelDebug, "chatwidget: session cookie cannot be decoded; serving the page as anonymous", path, slog.Any("error", err))
+		return nil
+	case err != nil:
+		m.logs.log(r.Context(), logResolverFailed, slog.LevelError, "chatwidget: resolver failed; serving the page as anonymous", path, slog.Any("error", err))
 		return nil
 	}
 	if v != nil && v.Name == "" {

@@ -3,6 +3,7 @@ package chatwidget
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -78,8 +79,12 @@ func (m *Middleware) MobileHandler() http.Handler {
 			return
 		}
 		u, err := m.MobileURL(v)
+		if errors.Is(err, errTokenTooLarge) { // logged as such: served as anonymous
+			writeJSON(w, r, http.StatusUnauthorized, tokenResponse{})
+			return
+		}
 		if err != nil {
-			m.logger.Error("chatwidget: cannot build the mobile URL", "path", r.URL.Path, "error", err)
+			m.logs.log(r.Context(), logSignFailed, slog.LevelError, "chatwidget: cannot build the mobile URL", slog.String("path", truncate(r.URL.Path, 200)), slog.Any("error", err))
 			writeJSON(w, r, http.StatusInternalServerError, tokenResponse{Error: "cannot sign the token"})
 			return
 		}

@@ -27,7 +27,7 @@ type config struct {
 	nonce           func(*http.Request) string
 	skip            func(*http.Request) bool
 	logger          *slog.Logger
-	cacheSize       int
+	cacheBytes      int
 	now             func() time.Time
 	alg             string
 	kid             string
@@ -35,6 +35,8 @@ type config struct {
 	published       []crypto.PublicKey
 	refresh         *Refresh
 	maxFields       int
+	maxToken        int
+	logEvery        time.Duration
 	mobile          string
 
 	errs []error // option-level errors, reported by validate
@@ -47,9 +49,14 @@ const DefaultMaxFieldsSize = 8 << 10
 // DefaultTTL is how long a token stays valid when [WithTTL] is not given.
 const DefaultTTL = 10 * time.Minute
 
-// DefaultCacheSize is how many signed tokens a [Middleware] keeps when
-// [WithTokenCacheSize] is not given.
+// DefaultCacheSize was the number of tokens the cache kept.
+//
+// Deprecated: the cache is sized in bytes; see [DefaultTokenCacheBytes].
 const DefaultCacheSize = 4096
+
+// tokenCacheSizeUnit is the budget [WithTokenCacheSize] gives each token it
+// is asked to keep: a 1 KB token and its bookkeeping, with room to spare.
+const tokenCacheSizeUnit = 2 << 10
 
 // maxTTL bounds [WithTTL]: a token that lives longer than a day outlives any
 // reasonable session and turns a leaked page into a long-lived credential.
@@ -62,10 +69,12 @@ func defaultConfig() config {
 		customerData:    DefaultCustomerDataTemplate,
 		anonymousWidget: true,
 		logger:          slog.Default(),
-		cacheSize:       DefaultCacheSize,
+		cacheBytes:      DefaultTokenCacheBytes,
 		now:             time.Now,
 		alg:             RS256,
 		maxFields:       DefaultMaxFieldsSize,
+		maxToken:        DefaultMaxTokenSize,
+		logEvery:        DefaultLogInterval,
 	}
 }
 
@@ -143,9 +152,10 @@ func WithSkip(f func(r *http.Request) bool) Option {
 }
 
 // WithLogger sets where the middleware logs resolver failures, dropped custom
-// fields and other request-time problems. Log records never hold key material
-// or whole tokens. Default: [slog.Default]() at the time [New] is called; nil
-// means the default.
+// fields and other request-time problems, each kind at most once per
+// [WithLogInterval]. Log records never hold key material or whole tokens.
+// Default: [slog.Default]() at the time [New] is called; nil means the
+// default.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) {
 		if l != nil {
@@ -154,16 +164,58 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithTokenCacheSize sets how many signed tokens the middleware keeps, keyed
-// by the exact claims, so that a visitor's token is signed once and reused
-// while at least half of its TTL remains. 0 turns the cache off and signs on
-// every request. Default: [DefaultCacheSize].
+// WithTokenCacheBytes sets the memory the middleware's token cache may
+// take, in bytes. The cache keeps each visitor's signed token, keyed by the
+// exact claims, so that it is signed once and reused while at least half of
+// its TTL remains; a visitor costs about 1.2 KB for a 1 KB token (the token,
+// rounded as the allocator rounds it, and 128 bytes of bookkeeping). Give
+// it room for the visitors of half a TTL: past the budget it keeps the
+// visitors who come back most and signs for the others, and
+// [Middleware.Stats] shows the evictions. 0 turns the cache off and signs
+// on every request. Default: [DefaultTokenCacheBytes] (128 MiB, about
+// 110,000 such visitors), taken only as visitors come.
+func WithTokenCacheBytes(n int) Option {
+	return func(c *config) { c.cacheBytes = n }
+}
+
+// WithTokenCacheSize sets the token cache's budget to n tokens of up to
+// about 1.5 KB each: n × 2 KiB. 0 turns the cache off. It is the former,
+// count-based form of [WithTokenCacheBytes]; prefer that one, which says
+// what the cache may take.
 func WithTokenCacheSize(n int) Option {
-	return func(c *config) { c.cacheSize = n }
+	return func(c *config) {
+		if n < 0 {
+			c.errs = append(c.errs, fmt.Errorf("chatwidget: token cache size %d is negative; use WithTokenCacheBytes(0) to turn the cache off", n))
+			return
+		}
+		c.cacheBytes = n * tokenCacheSizeUnit
+	}
+}
+
+// WithMaxTokenSize sets the most bytes a token may take: its header, its
+// claims (name, email, subject and custom fields together, JSON-escaped,
+// with iat, exp, iss and aud) and its signature, in base64url, as it
+// appears in the page. A visitor whose token would be larger gets one
+// without custom fields, and if that is still too large, the anonymous
+// widget; each is logged. It bounds what a resolver gone wrong (a megabyte
+// name) can add to every page and to the cache. n must be between 1024 and
+// 65536. Default: [DefaultMaxTokenSize] (8 KiB; a typical token takes 1).
+func WithMaxTokenSize(n int) Option {
+	return func(c *config) { c.maxToken = n }
+}
+
+// WithLogInterval sets how often at most the middleware logs each kind of
+// request-time problem (an undecodable session cookie, a resolver error,
+// dropped fields, a failed signature, …): the first record of a kind goes
+// out at once, the next no sooner than d later, with the number of records
+// left out in between as "suppressed". So nothing visitors send can flood
+// the logs. 0 logs every record. Default: [DefaultLogInterval] (1m).
+func WithLogInterval(d time.Duration) Option {
+	return func(c *config) { c.logEvery = d }
 }
 
 // WithMaxFieldsSize sets the most bytes of custom fields (labels and values,
-// as their text) a token may carry. A visitor whose fields are larger gets a
+// as JSON: `,"label":"value"` each) a token may carry. A visitor whose fields are larger gets a
 // token without any custom field, and a log record: a token travels in every
 // page and URL, and a resolver gone wrong must not make each page megabytes
 // larger. Default: [DefaultMaxFieldsSize] (8 KiB).
@@ -213,8 +265,14 @@ func (c *config) validate(widgetID string) error {
 	if c.maxFields < 0 {
 		errs = append(errs, fmt.Errorf("chatwidget: custom fields size limit %d is negative; use WithMaxFieldsSize(0) to send no custom fields", c.maxFields))
 	}
-	if c.cacheSize < 0 {
-		errs = append(errs, fmt.Errorf("chatwidget: token cache size %d is negative; use WithTokenCacheSize(0) to turn the cache off", c.cacheSize))
+	if c.cacheBytes < 0 {
+		errs = append(errs, fmt.Errorf("chatwidget: token cache budget %d is negative; use WithTokenCacheBytes(0) to turn the cache off", c.cacheBytes))
+	}
+	if c.maxToken < minMaxTokenSize || c.maxToken > maxMaxTokenSize {
+		errs = append(errs, fmt.Errorf("chatwidget: token size limit %d is out of range; use WithMaxTokenSize with %d to %d bytes (a typical token takes about 1000)", c.maxToken, minMaxTokenSize, maxMaxTokenSize))
+	}
+	if c.logEvery < 0 {
+		errs = append(errs, fmt.Errorf("chatwidget: log interval %v is negative; use WithLogInterval(0) to log every record", c.logEvery))
 	}
 	if strings.TrimSpace(c.embed) == "" {
 		errs = append(errs, errors.New("chatwidget: embed template is empty; paste the vendor's embed code into WithEmbedTemplate"))

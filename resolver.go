@@ -1,6 +1,7 @@
 package chatwidget
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -63,11 +64,20 @@ type SessionKeys struct {
 // the claims. A visitor with no session, or whose session has no name, is
 // anonymous, and so is one whose session the handler has just deleted
 // (Options.MaxAge < 0, gorilla's way to log out), so that a logout page does
-// not carry the old identity. A session that cannot be decoded (a tampered
-// or stale cookie) is an error, and the page is served as anonymous.
+// not carry the old identity.
+//
+// A session cookie that cannot be decoded (garbage, a tampered cookie, or
+// one signed with a key since rotated, the state of every cookie after a
+// rotation) is anonymous: Resolve returns an error that says so, which the
+// middleware logs at debug level only, since any visitor can send one. Other
+// errors of the store (a backend that is down) are logged as errors.
 func SessionResolver(store sessions.Store, name string, keys SessionKeys) Resolver {
 	return ResolverFunc(func(r *http.Request) (*Visitor, error) {
 		s, err := store.Get(r, name)
+		var decode interface{ IsDecode() bool } // securecookie's errors, single or multiple
+		if errors.As(err, &decode) && decode.IsDecode() {
+			return nil, &undecodableSessionError{name: name, err: err}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("session %q: %w", name, err)
 		}
@@ -77,6 +87,19 @@ func SessionResolver(store sessions.Store, name string, keys SessionKeys) Resolv
 		return keys.visitor(s.Values)
 	})
 }
+
+// An undecodableSessionError is a session cookie that cannot be decoded:
+// the visitor is anonymous, and it is no failure of the site.
+type undecodableSessionError struct {
+	name string
+	err  error
+}
+
+func (e *undecodableSessionError) Error() string {
+	return fmt.Sprintf("session %q: cookie cannot be decoded: %v", e.name, e.err)
+}
+
+func (e *undecodableSessionError) Unwrap() error { return e.err }
 
 // visitor maps session values to a Visitor.
 func (k SessionKeys) visitor(values map[any]any) (*Visitor, error) {

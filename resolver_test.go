@@ -1,6 +1,8 @@
 package chatwidget
 
 import (
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -65,12 +67,15 @@ func TestSessionResolver(t *testing.T) {
 }
 
 // TestSessionResolverThroughMiddleware logs in through a real cookie store
-// and gets the page with the token; a tampered cookie gives the anonymous
-// widget and a log record.
+// and gets the page with the token. A cookie that cannot be decoded (garbage,
+// or signed with a key since rotated) gives the anonymous widget and a debug
+// record only; an error of the store itself stays an error.
 func TestSessionResolverThroughMiddleware(t *testing.T) {
 	store := sessions.NewCookieStore([]byte("0123456789abcdef0123456789abcdef"))
+	keys := SessionKeys{Name: "name", Fields: map[string]string{"User ID": "uid"}}
 	logs := &logBuffer{}
-	m := newTest(t, SessionResolver(store, "sess", SessionKeys{Name: "name", Fields: map[string]string{"User ID": "uid"}}), logs)
+	debug := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	m := newTest(t, SessionResolver(store, "sess", keys), nil, WithLogger(debug), WithLogInterval(0))
 	h := m.Handler(htmlHandler(page))
 
 	req := httptest.NewRequest("GET", "/", nil)
@@ -80,13 +85,35 @@ func TestSessionResolverThroughMiddleware(t *testing.T) {
 		t.Errorf("claims = %v, want Alice and u-1", claims)
 	}
 
-	req = httptest.NewRequest("GET", "/", nil)
-	req.AddCookie(&http.Cookie{Name: "sess", Value: "garbage"})
-	body := serve(h, req).Body.String()
-	if strings.Contains(body, "done(") || !strings.Contains(body, "data-chatwidget") {
-		t.Errorf("tampered cookie: page = %q, want the anonymous widget", body)
+	rotated := sessions.NewCookieStore([]byte("another key, since rotated away."))
+	for name, c := range map[string]*http.Cookie{
+		"garbage": {Name: "sess", Value: "garbage"},
+		"rotated": sessionCookie(t, rotated, map[any]any{"name": "Alice"}),
+	} {
+		before := len(logs.String())
+		req := httptest.NewRequest("GET", "/", nil)
+		req.AddCookie(c)
+		body := serve(h, req).Body.String()
+		if strings.Contains(body, "done(") || !strings.Contains(body, "data-chatwidget") {
+			t.Errorf("%s cookie: page = %q, want the anonymous widget", name, body)
+		}
+		got := logs.String()[before:]
+		if strings.Count(got, "level=") != 1 || !strings.Contains(got, "level=DEBUG") || !strings.Contains(got, "cannot be decoded") {
+			t.Errorf("%s cookie: log = %q, want one debug record", name, got)
+		}
 	}
-	if !strings.Contains(logs.String(), "resolver failed") {
-		t.Errorf("tampered cookie not logged: %q", logs)
+
+	failing := newTest(t, SessionResolver(failingStore{}, "sess", keys), nil, WithLogger(debug))
+	before := len(logs.String())
+	serve(failing.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil))
+	if got := logs.String()[before:]; !strings.Contains(got, "level=ERROR") || !strings.Contains(got, "backend down") {
+		t.Errorf("store error: log = %q, want an error record", got)
 	}
+}
+
+// failingStore is a session store whose backend is down.
+type failingStore struct{ sessions.Store }
+
+func (failingStore) Get(*http.Request, string) (*sessions.Session, error) {
+	return nil, errors.New("backend down")
 }

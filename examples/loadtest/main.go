@@ -3,24 +3,32 @@
 // with attributes, a footer, scripts), rendered on every request for a
 // logged-in visitor, either served as it is (-mode bare) or through
 // chatwidget's mw.Handler (-mode injected), which inserts the widget with the
-// visitor's token before </body>. The visitor is always the same, so the
-// token is signed once and then taken from the middleware's cache, as for a
-// visitor who browses a site.
+// visitor's token before </body>. By default the visitor is always the same,
+// so the token is signed once and then taken from the middleware's cache, as
+// for a visitor who browses a site. With -visitors N, each request names its
+// visitor with a session cookie, sid=0 to sid=N-1 (visitors.lua makes wrk go
+// round them), and each visitor has a token of their own.
 //
 // Run it from the repository (the go.work covers the examples module):
 //
-//	go run ./examples/loadtest -mode injected [-addr 127.0.0.1:0] [-cpuprofile injected.pprof]
+//	go run ./examples/loadtest -mode injected [-addr 127.0.0.1:0] [-visitors N] [-cpuprofile injected.pprof]
 //
 // It listens on loopback only and prints its URL, e.g. http://127.0.0.1:41234/,
 // as the first line on stdout. It signs with a throwaway 2048-bit key made at
 // start. With -cpuprofile it writes a CPU profile when it gets SIGINT or
-// SIGTERM.
+// SIGTERM. The injected server also answers /debug/stats with the
+// middleware's Stats as JSON.
+//
+// With -warm URL it serves nothing: it loads the page at URL (a loopback
+// address) once for each of the -visitors visitors, eight at a time, and
+// exits: the warm-up pass that puts every visitor's token in the cache.
 package main
 
 import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -62,13 +70,21 @@ func run(args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:0", "loopback listen `address`; port 0 picks a free port")
 	mode := fs.String("mode", modeInjected, "`mode`: bare (the page alone) or injected (through chatwidget)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `file` on SIGINT or SIGTERM")
+	visitors := fs.Int("visitors", 0, "`number` of distinct visitors, named by the cookie sid=0 to sid=N-1; 0: one visitor for every request")
+	warmURL := fs.String("warm", "", "load the page at `URL` once per visitor and exit, instead of serving")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	h, err := newHandler(*mode, nil)
+	if *visitors < 0 {
+		return fmt.Errorf("-visitors %d: want 0 or more", *visitors)
+	}
+	if *warmURL != "" {
+		return warm(*warmURL, *visitors, stdout)
+	}
+	h, err := newHandler(*mode, nil, *visitors)
 	if err != nil {
 		return err
 	}
@@ -90,8 +106,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 // newHandler returns the site (the page at /, the JSON catalogue at
 // /products.json) for mode: bare, or wrapped by a chatwidget middleware that
-// signs with key (nil: a throwaway 2048-bit key).
-func newHandler(mode string, key *rsa.PrivateKey) (http.Handler, error) {
+// signs with key (nil: a throwaway 2048-bit key), for one visitor or, when
+// visitors > 0, for that many, named by their session cookie.
+func newHandler(mode string, key *rsa.PrivateKey, visitors int) (http.Handler, error) {
 	page, err := newPageHandler()
 	if err != nil {
 		return nil, err
@@ -111,11 +128,27 @@ func newHandler(mode string, key *rsa.PrivateKey) (http.Handler, error) {
 			return nil, fmt.Errorf("generate a throwaway key: %w", err)
 		}
 	}
-	mw, err := chatwidget.New("loadtest-widget", chatwidget.KeyRSA(key), chatwidget.ResolverFunc(visitor))
+	var resolver chatwidget.Resolver = chatwidget.ResolverFunc(visitor)
+	if visitors > 0 {
+		resolver = sessionVisitors(visitors)
+	}
+	mw, err := chatwidget.New("loadtest-widget", chatwidget.KeyRSA(key), resolver)
 	if err != nil {
 		return nil, err
 	}
-	return mw.Handler(site), nil
+	top := http.NewServeMux()
+	top.Handle("GET /debug/stats", statsHandler(mw))
+	top.Handle("/", mw.Handler(site))
+	return top, nil
+}
+
+// statsHandler answers the middleware's Stats as JSON.
+func statsHandler(mw *chatwidget.Middleware) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		json.NewEncoder(w).Encode(mw.Stats())
+	})
 }
 
 // listenLoopback listens on addr, which must be a loopback address, so that

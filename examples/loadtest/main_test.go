@@ -27,7 +27,7 @@ func TestHandler(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.mode, func(t *testing.T) {
-			h, err := newHandler(tc.mode, key)
+			h, err := newHandler(tc.mode, key, 0)
 			if err != nil {
 				t.Fatalf("newHandler(%q): %v", tc.mode, err)
 			}
@@ -57,7 +57,7 @@ func TestHandler(t *testing.T) {
 
 // TestNewHandlerBadMode checks that an unknown -mode is an error.
 func TestNewHandlerBadMode(t *testing.T) {
-	if _, err := newHandler("both", nil); err == nil {
+	if _, err := newHandler("both", nil, 0); err == nil {
 		t.Errorf(`newHandler("both") = nil error, want one`)
 	}
 }
@@ -97,7 +97,7 @@ func BenchmarkHandler(b *testing.B) {
 	}
 	for _, mode := range []string{modeBare, modeInjected} {
 		b.Run(mode, func(b *testing.B) {
-			h, err := newHandler(mode, key)
+			h, err := newHandler(mode, key, 0)
 			if err != nil {
 				b.Fatalf("newHandler(%q): %v", mode, err)
 			}
@@ -138,7 +138,7 @@ func TestProducts(t *testing.T) {
 	}
 	var bodies [][]byte
 	for _, mode := range []string{modeBare, modeInjected} {
-		h, err := newHandler(mode, key)
+		h, err := newHandler(mode, key, 0)
 		if err != nil {
 			t.Fatalf("newHandler(%q): %v", mode, err)
 		}
