@@ -465,8 +465,10 @@ func TestTokenCachePastBudget(t *testing.T) {
 	if h := run(fit*11/10, func() int { i++; return i }); h < 0.6 {
 		t.Errorf("round robin over 1.1 times the budget: hit ratio %.3f, want at least 0.6", h)
 	}
-	if h := run(fit*9/10, func() int { i++; return i }); h != 1 {
-		t.Errorf("round robin within the budget: hit ratio %.3f, want 1", h)
+	// Within half the budget: the shards share it, and keys spread over
+	// them unevenly, so nine tenths of it need not fit in every shard.
+	if h := run(fit/2, func() int { i++; return i }); h != 1 {
+		t.Errorf("round robin within half the budget: hit ratio %.3f, want 1", h)
 	}
 }
 
