@@ -117,7 +117,9 @@ func TestTokenEndpoint(t *testing.T) {
 					t.Fatalf("step %d (%s %s) failed", i, st.method, st.path)
 				}
 			}
-			if got, want := problems(logs.String()), []string{"token request from another origin refused"}; !matchAll(got, want) {
+			// A cross-origin token request is any site's to make: logged at
+			// debug, not as a problem.
+			if got, want := problems(logs.String()), []string(nil); !matchAll(got, want) {
 				t.Errorf("the app logged %q, want records containing %q", got, want)
 			}
 		})

@@ -114,6 +114,7 @@ func newSite(t testing.TB) *site {
 	}
 	mw, err := chatwidget.New("faults", chatwidget.KeyRSA(testKey()), chatwidget.ResolverFunc(s.resolve),
 		chatwidget.WithLogger(slog.New(slog.NewJSONHandler(s.logs, nil))),
+		chatwidget.WithLogInterval(0), // every record: the suite counts them
 		chatwidget.WithAnonymousTemplate(`<script>`+anonMarker+`;</script>`),
 		chatwidget.WithSkip(func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/bare/") }))
 	if err != nil {
