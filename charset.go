@@ -1,6 +1,9 @@
 package chatwidget
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+)
 
 // This file settles, as browsers do, the character encoding of a page, so
 // that the widget goes only into pages whose bytes a browser reads the way
@@ -311,7 +314,7 @@ func contentCharset(s string) (string, bool) {
 			return "", false
 		}
 		if q := t[0]; q == '"' || q == '\'' {
-			end := indexByteString(t[1:], q)
+			end := strings.IndexByte(t[1:], q)
 			if end < 0 {
 				return "", false
 			}
@@ -323,15 +326,6 @@ func contentCharset(s string) (string, bool) {
 		}
 		return t[:end], true
 	}
-}
-
-func indexByteString(s string, c byte) int {
-	for i := range len(s) {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
 }
 
 func indexFoldASCII(s, sub string) int {
