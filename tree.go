@@ -600,16 +600,14 @@ func (s *scanner) fastRun() bool {
 // select or frameset tag; a formatting start tag (kind tagFmt) outside a
 // formatting run, or any tag inside one (fastRun).
 func (s *scanner) fastTree(w uint64, l int, end bool, kind tagKind) event {
-	if s.depth == 0 {
-		if !s.stale {
-			var name [8]byte
-			binary.LittleEndian.PutUint64(name[:], w)
-			return s.push(fFmt, false, name[:l])
-		}
+	if s.depth == 0 && s.stale {
 		return evNone
 	}
 	var name [8]byte
 	binary.LittleEndian.PutUint64(name[:], w)
+	if s.depth == 0 {
+		return s.push(fFmt, false, name[:l])
+	}
 	if end {
 		return s.endHTML(name[:l])
 	}
