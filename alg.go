@@ -9,8 +9,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/asn1"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -130,68 +128,4 @@ func keyKind(pub crypto.PublicKey) string {
 		return "nil key"
 	}
 	return fmt.Sprintf("%T", pub)
-}
-
-// jwk is a JSON Web Key (RFC 7517) for a public key.
-type jwk struct {
-	Kty string `json:"kty"`
-	Kid string `json:"kid,omitempty"`
-	Use string `json:"use,omitempty"`
-	Alg string `json:"alg,omitempty"`
-	Crv string `json:"crv,omitempty"`
-	N   string `json:"n,omitempty"`
-	E   string `json:"e,omitempty"`
-	X   string `json:"x,omitempty"`
-	Y   string `json:"y,omitempty"`
-}
-
-// publicJWK returns the JWK of pub, without kid, use or alg.
-func publicJWK(pub crypto.PublicKey) (jwk, error) {
-	b64 := base64.RawURLEncoding.EncodeToString
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		return jwk{Kty: "RSA", N: b64(k.N.Bytes()), E: b64(big.NewInt(int64(k.E)).Bytes())}, nil
-	case *ecdsa.PublicKey:
-		if k.Curve != elliptic.P256() {
-			return jwk{}, errors.New("chatwidget: only P-256 ECDSA keys have a JWK here")
-		}
-		b, err := k.Bytes() // 0x04 || X || Y
-		if err != nil {
-			return jwk{}, err
-		}
-		return jwk{Kty: "EC", Crv: "P-256", X: b64(b[1:33]), Y: b64(b[33:])}, nil
-	}
-	return jwk{}, fmt.Errorf("chatwidget: no JWK for a %T", pub)
-}
-
-// Thumbprint returns the RFC 7638 JWK thumbprint of an RSA or P-256 ECDSA
-// public key (base64url SHA-256 of its canonical JWK): the default kid of the
-// tokens the key signs.
-func Thumbprint(pub crypto.PublicKey) (string, error) {
-	k, err := publicJWK(pub)
-	if err != nil {
-		return "", err
-	}
-	// The members that RFC 7638 requires, in lexicographic order, no spaces.
-	var canonical []byte
-	switch k.Kty {
-	case "RSA":
-		canonical, err = json.Marshal(struct {
-			E   string `json:"e"`
-			Kty string `json:"kty"`
-			N   string `json:"n"`
-		}{k.E, k.Kty, k.N})
-	case "EC":
-		canonical, err = json.Marshal(struct {
-			Crv string `json:"crv"`
-			Kty string `json:"kty"`
-			X   string `json:"x"`
-			Y   string `json:"y"`
-		}{k.Crv, k.Kty, k.X, k.Y})
-	}
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(canonical)
-	return base64.RawURLEncoding.EncodeToString(sum[:]), nil
 }

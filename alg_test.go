@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwidget/chatwidget/internal/jwk"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -59,7 +60,7 @@ func TestAlgorithms(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			token, _, err := m.Token(alice)
+			token, _, err := m.TokenFor(alice)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -143,7 +144,7 @@ func TestKeyIDOption(t *testing.T) {
 		wantKid any
 	}{{"k-2026-11", "k-2026-11"}, {"", nil}} {
 		m := newTest(t, fixed(alice), nil, WithKeyID(tc.kid))
-		token, _, _ := m.Token(alice)
+		token, _, _ := m.TokenFor(alice)
 		parsed, _, err := jwt.NewParser().ParseUnverified(token, jwt.MapClaims{})
 		if err != nil {
 			t.Fatal(err)
@@ -157,7 +158,7 @@ func TestKeyIDOption(t *testing.T) {
 // jwksKeyfunc verifies tokens against a JWKS document, by kid.
 func jwksKeyfunc(t *testing.T, doc []byte) jwt.Keyfunc {
 	t.Helper()
-	var set struct{ Keys []jwk }
+	var set struct{ Keys []jwk.JWK }
 	if err := json.Unmarshal(doc, &set); err != nil {
 		t.Fatal(err)
 	}
@@ -191,8 +192,8 @@ func TestRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokA, _, _ := a.Token(alice)
-	tokB, _, _ := b.Token(alice)
+	tokA, _, _ := a.TokenFor(alice)
+	tokB, _, _ := b.TokenFor(alice)
 	for name, doc := range map[string][]byte{"A": a.JWKS(), "B": b.JWKS()} {
 		for tname, tok := range map[string]string{"old": tokA, "new": tokB} {
 			if _, err := jwt.Parse(tok, jwksKeyfunc(t, doc), jwt.WithValidMethods([]string{RS256})); err != nil {
@@ -205,8 +206,8 @@ func TestRotation(t *testing.T) {
 	if _, err := jwt.Parse(tokA, jwksKeyfunc(t, c.JWKS()), jwt.WithValidMethods([]string{RS256})); err == nil {
 		t.Errorf("a token of a key no longer published still verifies")
 	}
-	if strings.Count(string(a.PublicKeysPEM()), "BEGIN PUBLIC KEY") != 2 {
-		t.Errorf("PublicKeysPEM = %s, want two keys", a.PublicKeysPEM())
+	if strings.Count(string(a.PublishedKeysPEM()), "BEGIN PUBLIC KEY") != 2 {
+		t.Errorf("PublishedKeysPEM = %s, want two keys", a.PublishedKeysPEM())
 	}
 }
 
@@ -218,7 +219,7 @@ func TestJWKSHandler(t *testing.T) {
 		t.Fatalf("GET = %d %q", rec.Code, rec.Header().Get("Content-Type"))
 	}
 	body, _ := io.ReadAll(rec.Body)
-	token, _, _ := m.Token(alice)
+	token, _, _ := m.TokenFor(alice)
 	if _, err := jwt.Parse(token, jwksKeyfunc(t, body), jwt.WithValidMethods([]string{RS256})); err != nil {
 		t.Errorf("token does not verify with the served JWKS: %v", err)
 	}
@@ -252,18 +253,4 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func TestPublicJWKS(t *testing.T) {
-	m := newTest(t, fixed(alice), nil)
-	got, err := PublicJWKS(testPublicKey(t), testPublicKey(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(m.JWKS()) {
-		t.Errorf("PublicJWKS(key, key) = %s, want the middleware's own JWKS %s", got, m.JWKS())
-	}
-	if _, err := PublicJWKS("x"); err == nil || !strings.Contains(err.Error(), "key 1 is a string") {
-		t.Errorf("PublicJWKS(string) = %v", err)
-	}
 }

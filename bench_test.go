@@ -238,7 +238,7 @@ func BenchmarkMiddleware(b *testing.B) {
 // from the cache (cached).
 func BenchmarkSign(b *testing.B) {
 	b.Run("cold", func(b *testing.B) {
-		m := newTest(b, fixed(nil), nil, WithTokenCacheSize(0))
+		m := newTest(b, fixed(nil), nil, WithTokenCacheBytes(0))
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := m.signer.token(alice); err != nil {

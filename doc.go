@@ -22,7 +22,7 @@
 // top-level claim named by its label, iat and exp ([WithTTL]), and iss and aud
 // when set ([WithIssuer], [WithAudience]). A custom field named like one of
 // these claims is logged and dropped. Tokens are cached per claims and reused
-// while half their TTL remains ([WithTokenCacheSize]).
+// while half their TTL remains ([WithTokenCacheBytes]).
 //
 // # Where the widget goes
 //

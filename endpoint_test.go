@@ -93,7 +93,7 @@ func TestRefreshScript(t *testing.T) {
 	if len(s) != 3 {
 		t.Fatalf("%d scripts, want embed, customer data and refresh: %s", len(s), body)
 	}
-	_, exp, _ := m.Token(alice)
+	_, exp, _ := m.TokenFor(alice)
 	for _, want := range []string{`"endpoint":"/chatwidget/token"`, `"update":"ChatWidget.setToken"`, `"before":12000`, "exp=" + itoa(exp.Unix()) + "*1000"} {
 		if !strings.Contains(s[2].text, want) {
 			t.Errorf("refresh script lacks %q: %s", want, s[2].text)
@@ -103,7 +103,7 @@ func TestRefreshScript(t *testing.T) {
 		t.Errorf("refresh script nonce = %q", s[2].attrs["nonce"])
 	}
 	hidden := newTest(t, fixed(alice), nil, WithRefresh(Refresh{Endpoint: "/t", Update: "Vendor.JWT_TOKEN"}))
-	tok, _, _ := hidden.Token(alice)
+	tok, _, _ := hidden.TokenFor(alice)
 	if body := serve(hidden.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil)).Body.String(); strings.Count(body, tok) != 1 {
 		t.Errorf("a placeholder in the refresh config was filled in: %s", body)
 	}

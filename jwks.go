@@ -3,29 +3,24 @@ package chatwidget
 import (
 	"bytes"
 	"crypto"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
-)
 
-// publishedKey is a public key with the kid and alg it is announced with.
-type publishedKey struct {
-	pub      crypto.PublicKey
-	kid, alg string
-}
+	"github.com/chatwidget/chatwidget/internal/jwk"
+)
 
 // publishedKeys returns the signing key first, then the others given with
 // [WithPublishedKeys], without repeats.
-func (m *Middleware) publishedKeys() []publishedKey {
-	keys := []publishedKey{{m.signer.key.Public(), m.signer.kid, m.signer.method.alg}}
+func (m *Middleware) publishedKeys() []jwk.Published {
+	keys := []jwk.Published{{Pub: m.signer.key.Public(), Kid: m.signer.kid, Alg: m.signer.method.alg}}
 	for _, pub := range m.published {
-		if eq, ok := pub.(interface{ Equal(crypto.PublicKey) bool }); ok && eq.Equal(keys[0].pub) {
+		if eq, ok := pub.(interface{ Equal(crypto.PublicKey) bool }); ok && eq.Equal(keys[0].Pub) {
 			continue
 		}
 		kid, _ := Thumbprint(pub) // New checked it
-		keys = append(keys, publishedKey{pub, kid, naturalAlg(pub, m.signer.method.alg)})
+		keys = append(keys, jwk.Published{Pub: pub, Kid: kid, Alg: naturalAlg(pub, m.signer.method.alg)})
 	}
 	return keys
 }
@@ -34,58 +29,21 @@ func (m *Middleware) publishedKeys() []publishedKey {
 // verify this middleware's tokens: the signing key first, then those given
 // with [WithPublishedKeys]. Each key has kid, use "sig" and alg.
 func (m *Middleware) JWKS() []byte {
-	b, err := jwksDocument(m.publishedKeys())
+	b, err := jwk.Set(m.publishedKeys())
 	if err != nil {
 		panic(err) // New checked every key
 	}
 	return b
 }
 
-// PublicJWKS returns the JSON Web Key Set of RSA and P-256 ECDSA public
-// keys, as [Middleware.JWKS] would publish them with the default kid (the
-// [Thumbprint]): alg RS256 for RSA keys, ES256 for ECDSA keys, use "sig". A
-// key given twice is listed once.
-func PublicJWKS(keys ...crypto.PublicKey) ([]byte, error) {
-	var set []publishedKey
-	seen := map[string]bool{}
-	for i, pub := range keys {
-		kid, err := Thumbprint(pub)
-		if err != nil {
-			return nil, fmt.Errorf("chatwidget: key %d is a %s; a JWKS holds RSA or P-256 ECDSA public keys", i+1, keyKind(pub))
-		}
-		if !seen[kid] {
-			seen[kid] = true
-			set = append(set, publishedKey{pub, kid, naturalAlg(pub, RS256)})
-		}
-	}
-	return jwksDocument(set)
-}
-
-// jwksDocument encodes keys as an indented JWKS document.
-func jwksDocument(keys []publishedKey) ([]byte, error) {
-	set := struct {
-		Keys []jwk `json:"keys"`
-	}{Keys: []jwk{}}
-	for _, k := range keys {
-		j, err := publicJWK(k.pub)
-		if err != nil {
-			return nil, err
-		}
-		j.Kid, j.Use, j.Alg = k.kid, "sig", k.alg
-		set.Keys = append(set.Keys, j)
-	}
-	b, err := json.MarshalIndent(set, "", "  ")
-	return append(b, '\n'), err
-}
-
-// PublicKeysPEM returns the public keys of [Middleware.JWKS] as PEM "PUBLIC
+// PublishedKeysPEM returns the public keys of [Middleware.JWKS] as PEM "PUBLIC
 // KEY" blocks, the signing key first, each preceded by a "kid: …" line that
 // PEM decoders skip.
-func (m *Middleware) PublicKeysPEM() []byte {
+func (m *Middleware) PublishedKeysPEM() []byte {
 	var b bytes.Buffer
 	for _, k := range m.publishedKeys() {
-		b.WriteString("kid: " + k.kid + "\n")
-		b.Write(publicKeyPEM(k.pub))
+		b.WriteString("kid: " + k.Kid + "\n")
+		b.Write(publicKeyPEM(k.Pub))
 	}
 	return b.Bytes()
 }
@@ -114,4 +72,15 @@ func (m *Middleware) JWKSHandler() http.Handler {
 		}
 		w.Write(body)
 	})
+}
+
+// Thumbprint returns the RFC 7638 JWK thumbprint of an RSA or P-256 ECDSA
+// public key (base64url SHA-256 of its canonical JWK): the default kid of the
+// tokens the key signs, and of the key in [Middleware.JWKS].
+func Thumbprint(pub crypto.PublicKey) (string, error) {
+	kid, err := jwk.Thumbprint(pub)
+	if err != nil {
+		return "", fmt.Errorf("chatwidget: %w", err)
+	}
+	return kid, nil
 }

@@ -61,7 +61,7 @@ func KeyRSA(k *rsa.PrivateKey) Key {
 // (for instance a PKCS#11 token through github.com/ThalesGroup/crypto11)
 // never leaves it. s.Public() must be an RSA key of at least 2048 bits for
 // RS256 and PS256, or a P-256 ECDSA key for ES256. The middleware calls
-// s.Sign once per visitor per half TTL (see [WithTokenCacheSize]), from many
+// s.Sign once per visitor per half TTL (see [WithTokenCacheBytes]), from many
 // goroutines at once.
 func KeySigner(s crypto.Signer) Key {
 	return Key{load: func() (crypto.Signer, error) {

@@ -53,7 +53,7 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 	if resolver == nil {
 		errs = append(errs, errors.New("chatwidget: resolver is nil; pass a Resolver, a ResolverFunc or SessionResolver(store, name, keys)"))
 	}
-	logs := newLogLimiter(c.logger, c.logEvery, c.now)
+	logs := newLogLimiter(c.logger, c.logEvery, time.Now)
 	var sgn *signer
 	if key.load == nil {
 		errs = append(errs, errors.New("chatwidget: key is missing; pass KeyFile(\"private.pem\"), KeyPEM(bytes), KeyRSA(k) or KeySigner(s)"))
@@ -66,7 +66,6 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 	errs = append(errs, err)
 	refresh, err := compileRefresh(c.refresh, c.ttl)
 	errs = append(errs, err)
-	errs = append(errs, checkMobile(c.mobile, widgetID))
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -143,10 +142,10 @@ func (m *Middleware) Snippet(r *http.Request) template.HTML {
 	return template.HTML(b) // #nosec G203 -- built from the site's own templates; the token and nonce are checked to be inert
 }
 
-// Token returns the signed token for v and its expiry, from the cache while
+// TokenFor returns the signed token for v and its expiry, from the cache while
 // at least half of its TTL remains. Use it where the widget gets its token
 // some other way than the injected snippet.
-func (m *Middleware) Token(v *Visitor) (string, time.Time, error) {
+func (m *Middleware) TokenFor(v *Visitor) (string, time.Time, error) {
 	if v == nil || v.Name == "" {
 		return "", time.Time{}, errors.New("chatwidget: a token needs a visitor with a name")
 	}

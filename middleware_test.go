@@ -39,10 +39,18 @@ func TestNewErrors(t *testing.T) {
 		{"no key", "w1", Key{}, fixed(nil), nil, []string{"key is missing", "KeyFile"}},
 		{"short TTL", "w1", key, fixed(nil), []Option{WithTTL(time.Millisecond)}, []string{"TTL 1ms is out of range"}},
 		{"long TTL", "w1", key, fixed(nil), []Option{WithTTL(48 * time.Hour)}, []string{"TTL 48h0m0s"}},
-		{"negative cache", "w1", key, fixed(nil), []Option{WithTokenCacheSize(-1)}, []string{"cache size -1"}},
+		{"negative cache", "w1", key, fixed(nil), []Option{WithTokenCacheBytes(-1)}, []string{"budget -1 is negative"}},
 		{"embed without script", "w1", key, fixed(nil), []Option{WithEmbedTemplate("<div>chat</div>")}, []string{"embed template", "no <script>"}},
 		{"empty audience", "w1", key, fixed(nil), []Option{WithAudience("")}, []string{"empty audience"}},
 		{"all at once", "", Key{}, nil, nil, []string{"widget ID", "resolver is nil", "key is missing"}},
+		{"every template problem", "w1", key, fixed(nil), []Option{
+			WithEmbedTemplate(`<div>chat</div><img src="/w.png">`),
+			WithCustomerDataTemplate(`<script src="//cdn.example/cd.js"></script>`),
+			WithAnonymousTemplate(`<script>x("JWT_TOKEN")</script>`),
+			WithRefresh(Refresh{Endpoint: "token", Update: "1x"}),
+			WithMobileURLTemplate("/m?jwt=JWT_TOKEN"),
+		}, []string{"embed template", "no <script>", `img src "/w.png"`, "customer-data template", `"//cdn.example/cd.js"`,
+			"no JWT_TOKEN placeholder", "anonymous template holds JWT_TOKEN", "refresh endpoint", "refresh Update", "mobile URL template"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

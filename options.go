@@ -28,7 +28,6 @@ type config struct {
 	skip            func(*http.Request) bool
 	logger          *slog.Logger
 	cacheBytes      int
-	now             func() time.Time
 	alg             string
 	kid             string
 	kidSet          bool
@@ -38,8 +37,6 @@ type config struct {
 	maxToken        int
 	logEvery        time.Duration
 	mobile          string
-
-	errs []error // option-level errors, reported by validate
 }
 
 // DefaultMaxFieldsSize is the most bytes of custom fields a token carries
@@ -48,15 +45,6 @@ const DefaultMaxFieldsSize = 8 << 10
 
 // DefaultTTL is how long a token stays valid when [WithTTL] is not given.
 const DefaultTTL = 10 * time.Minute
-
-// DefaultCacheSize was the number of tokens the cache kept.
-//
-// Deprecated: the cache is sized in bytes; see [DefaultTokenCacheBytes].
-const DefaultCacheSize = 4096
-
-// tokenCacheSizeUnit is the budget [WithTokenCacheSize] gives each token it
-// is asked to keep: a 1 KB token and its bookkeeping, with room to spare.
-const tokenCacheSizeUnit = 2 << 10
 
 // maxTTL bounds [WithTTL]: a token that lives longer than a day outlives any
 // reasonable session and turns a leaked page into a long-lived credential.
@@ -70,7 +58,6 @@ func defaultConfig() config {
 		anonymousWidget: true,
 		logger:          slog.Default(),
 		cacheBytes:      DefaultTokenCacheBytes,
-		now:             time.Now,
 		alg:             RS256,
 		maxFields:       DefaultMaxFieldsSize,
 		maxToken:        DefaultMaxTokenSize,
@@ -178,20 +165,6 @@ func WithTokenCacheBytes(n int) Option {
 	return func(c *config) { c.cacheBytes = n }
 }
 
-// WithTokenCacheSize sets the token cache's budget to n tokens of up to
-// about 1.5 KB each: n × 2 KiB. 0 turns the cache off. It is the former,
-// count-based form of [WithTokenCacheBytes]; prefer that one, which says
-// what the cache may take.
-func WithTokenCacheSize(n int) Option {
-	return func(c *config) {
-		if n < 0 {
-			c.errs = append(c.errs, fmt.Errorf("chatwidget: token cache size %d is negative; use WithTokenCacheBytes(0) to turn the cache off", n))
-			return
-		}
-		c.cacheBytes = n * tokenCacheSizeUnit
-	}
-}
-
 // WithMaxTokenSize sets the most bytes a token may take: its header, its
 // claims (name, email, subject and custom fields together, JSON-escaped,
 // with iat, exp, iss and aud) and its signature, in base64url, as it
@@ -240,7 +213,7 @@ func WithKeyID(kid string) Option {
 }
 
 // WithPublishedKeys adds public keys to those the middleware publishes
-// ([Middleware.JWKSHandler], [Middleware.PublicKeysPEM]) beside its signing
+// ([Middleware.JWKSHandler], [Middleware.PublishedKeysPEM]) beside its signing
 // key, each with its thumbprint as kid: the next key before a rotation, the
 // previous one until its last tokens expire. See [ParsePublicKeyPEM].
 // Default: none.
@@ -255,7 +228,7 @@ var widgetIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 
 // validate reports every configuration error at once.
 func (c *config) validate(widgetID string) error {
-	errs := c.errs
+	var errs []error
 	if !widgetIDPattern.MatchString(widgetID) {
 		errs = append(errs, fmt.Errorf("chatwidget: widget ID %q is not valid; copy it from the vendor's settings (1 to 128 characters of A-Z a-z 0-9 - _)", truncate(widgetID, 40)))
 	}
@@ -292,6 +265,7 @@ func (c *config) validate(widgetID string) error {
 			errs = append(errs, errors.New("chatwidget: WithAudience was given an empty audience; pass the value the vendor expects in aud"))
 		}
 	}
+	errs = append(errs, checkRefresh(c.refresh, c.ttl), checkMobile(c.mobile, widgetID))
 	return errors.Join(errs...)
 }
 

@@ -31,7 +31,7 @@ type Refresh struct {
 	ExpiredHook string
 	// Before is how long before the token's exp the script fetches the next
 	// one; it must be under half the TTL, since a token is renewed only once
-	// half its TTL has passed (see [WithTokenCacheSize]). Default: a tenth
+	// half its TTL has passed (see [WithTokenCacheBytes]). Default: a tenth
 	// of the TTL, at least 5 seconds, at most a quarter of the TTL.
 	Before time.Duration
 }
@@ -101,10 +101,10 @@ const refreshScript = `<script>(function(){var c=CONFIG,skew=JWT_NOW*1000-Date.n
 	`.then(function(j){busy=false;take(j,force)}).then(null,function(){busy=false;retry()})}catch(e){busy=false;retry()}}` +
 	`try{if(c.expired)window[c.expired]=function(){next(true)}}catch(e){}arm()})();</script>`
 
-// compileRefresh checks r and compiles its script for a TTL.
-func compileRefresh(r *Refresh, ttl time.Duration) (snippetTemplate, error) {
+// checkRefresh reports every problem with r for a TTL.
+func checkRefresh(r *Refresh, ttl time.Duration) error {
 	if r == nil {
-		return nil, nil
+		return nil
 	}
 	var errs []error
 	if !strings.HasPrefix(r.Endpoint, "/") || strings.HasPrefix(r.Endpoint, "//") || !endpointPath.MatchString(r.Endpoint) {
@@ -119,19 +119,29 @@ func compileRefresh(r *Refresh, ttl time.Duration) (snippetTemplate, error) {
 	if r.ExpiredHook != "" && (!jsPath.MatchString(r.ExpiredHook) || strings.Contains(r.ExpiredHook, ".")) {
 		errs = append(errs, fmt.Errorf("chatwidget: refresh ExpiredHook %q must be a plain JavaScript name, like chatWidgetTokenExpired", truncate(r.ExpiredHook, 40)))
 	}
-	before := r.Before
-	if before == 0 {
-		before = min(max(ttl/10, 5*time.Second), ttl/4)
-	}
-	if before <= 0 || before >= ttl/2 {
+	if before := r.before(ttl); before <= 0 || before >= ttl/2 {
 		errs = append(errs, fmt.Errorf("chatwidget: refresh Before %v must be positive and under half the TTL %v, when a fresh token can be had", r.Before, ttl))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	return errors.Join(errs...)
+}
+
+// before is how long before a token's exp the refresh script fetches the
+// next one, for a TTL: Before, or a tenth of the TTL (5s to a quarter).
+func (r *Refresh) before(ttl time.Duration) time.Duration {
+	if r.Before != 0 {
+		return r.Before
+	}
+	return min(max(ttl/10, 5*time.Second), ttl/4)
+}
+
+// compileRefresh compiles r's script for a TTL; [config.validate] checked r.
+func compileRefresh(r *Refresh, ttl time.Duration) (snippetTemplate, error) {
+	if r == nil {
+		return nil, nil
 	}
 	cfg, err := json.Marshal(map[string]any{ // escapes <, > and & for a script element
 		"endpoint": r.Endpoint, "update": r.Update, "logout": r.Logout,
-		"expired": r.ExpiredHook, "before": before.Milliseconds(),
+		"expired": r.ExpiredHook, "before": r.before(ttl).Milliseconds(),
 	})
 	if err != nil {
 		return nil, err

@@ -64,7 +64,7 @@ func TestRefreshScriptRecovers(t *testing.T) {
 	if err := os.WriteFile(file, []byte(s[2].text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, exp, _ := m.Token(alice)
+	_, exp, _ := m.TokenFor(alice)
 	for _, which := range []string{"getter-throws", "frame", "not-function", "no-expiry", "malformed", "base"} {
 		t.Run(which, func(t *testing.T) {
 			expAt := float64(time.Until(exp).Milliseconds()) // the page's token expires then, give or take the start of node

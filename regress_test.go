@@ -191,7 +191,7 @@ func TestFieldsSizeLimit(t *testing.T) {
 		t.Errorf("log = %q", logs)
 	}
 	small := newTest(t, fixed(&Visitor{Name: "A", Fields: map[string]any{"Plan": "Pro"}}), nil, WithMaxFieldsSize(4))
-	if tok, _, _ := small.Token(&Visitor{Name: "A", Fields: map[string]any{"Plan": "Pro"}}); parseToken(t, tok)["Plan"] != nil {
+	if tok, _, _ := small.TokenFor(&Visitor{Name: "A", Fields: map[string]any{"Plan": "Pro"}}); parseToken(t, tok)["Plan"] != nil {
 		t.Errorf("WithMaxFieldsSize(4) kept a 7-byte field")
 	}
 }

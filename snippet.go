@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -69,14 +68,14 @@ func compileTemplates(embed, customerData, anonymous, widgetID string) (e, cd, a
 	e, errE := compileTemplate("embed", embed, widgetID, true)
 	cd, errCD := compileTemplate("customer-data", customerData, widgetID, false)
 	anon, errAnon := compileTemplate("anonymous", anonymous, widgetID, false)
-	errs := []error{errE, errCD}
-	if errCD == nil && !slices.ContainsFunc(cd, func(p part) bool { return p.slot == slotToken }) {
+	errs := []error{errE, errCD, errAnon}
+	if !strings.Contains(customerData, tokenPlaceholder) {
 		errs = append(errs, errors.New("chatwidget: customer-data template has no JWT_TOKEN placeholder, so logged-in visitors would reach the widget without their identity; paste the vendor's customer-data code, which has one"))
 	}
 	if strings.Contains(anonymous, tokenPlaceholder) {
 		errs = append(errs, errors.New("chatwidget: anonymous template holds JWT_TOKEN, but anonymous visitors have no token; leave it out"))
 	}
-	if err := errors.Join(append(errs, errAnon)...); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return nil, nil, nil, err
 	}
 	return e, cd, anon, nil

@@ -96,7 +96,7 @@ func newSigner(key Key, c *config, logs *logLimiter) (*signer, error) {
 		method:    method,
 		kid:       kid,
 		ttl:       c.ttl,
-		now:       c.now,
+		now:       time.Now,
 		maxFields: c.maxFields,
 		maxToken:  c.maxToken,
 		logs:      logs,

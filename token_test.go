@@ -307,7 +307,7 @@ func TestTokenSize(t *testing.T) {
 			if got := logs.String()[before:]; tc.wantLog != "" && (!strings.Contains(got, tc.wantLog) || !strings.Contains(got, "level=WARN")) {
 				t.Errorf("log = %q, want a warning with %q", got, tc.wantLog)
 			}
-			if _, _, err := m.Token(tc.v); (err != nil) != tc.anonymous {
+			if _, _, err := m.TokenFor(tc.v); (err != nil) != tc.anonymous {
 				t.Errorf("Token error = %v, want an error %v", err, tc.anonymous)
 			}
 		})
@@ -373,7 +373,7 @@ func TestSignOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			tok, _, err := m.Token(alice)
+			tok, _, err := m.TokenFor(alice)
 			if err != nil {
 				t.Error(err)
 			}
@@ -506,7 +506,7 @@ func TestStatsCount(t *testing.T) {
 	m := newTest(t, fixed(nil), nil)
 	bob := &Visitor{Name: "Bob"}
 	for _, v := range []*Visitor{alice, alice, bob, alice, bob} {
-		if _, _, err := m.Token(v); err != nil {
+		if _, _, err := m.TokenFor(v); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -516,13 +516,10 @@ func TestStatsCount(t *testing.T) {
 		t.Errorf("Stats = %+v, want 3 hits, 2 misses, 2 signatures and 2 entries", st)
 	}
 	off := newTest(t, fixed(nil), nil, WithTokenCacheBytes(0))
-	off.Token(alice)
-	off.Token(alice)
+	off.TokenFor(alice)
+	off.TokenFor(alice)
 	if st := off.Stats(); st.TokensSigned != 2 || st.TokenCacheBudget != 0 || st.TokenCacheHits+st.TokenCacheMisses != 0 {
 		t.Errorf("Stats without a cache = %+v, want 2 signatures and nothing else", st)
-	}
-	if st := newTest(t, fixed(nil), nil, WithTokenCacheSize(10)).Stats(); st.TokenCacheBudget != 10*tokenCacheSizeUnit {
-		t.Errorf("WithTokenCacheSize(10): budget %d, want %d", st.TokenCacheBudget, 10*tokenCacheSizeUnit)
 	}
 }
 
@@ -533,7 +530,6 @@ func TestNewErrorsTokens(t *testing.T) {
 		want string
 	}{
 		{WithTokenCacheBytes(-1), "budget -1 is negative"},
-		{WithTokenCacheSize(-1), "cache size -1"},
 		{WithMaxTokenSize(100), "token size limit 100 is out of range"},
 		{WithMaxTokenSize(1 << 20), "out of range"},
 		{WithLogInterval(-time.Second), "log interval -1s is negative"},

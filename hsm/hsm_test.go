@@ -181,7 +181,7 @@ func TestTokensVerify(t *testing.T) {
 			// No cache: every token below is a fresh signature by the token.
 			mw, err := chatwidget.New("test-widget", chatwidget.KeySigner(k), chatwidget.ResolverFunc(
 				func(*http.Request) (*chatwidget.Visitor, error) { return alice, nil }),
-				chatwidget.WithAlgorithm(tc.alg), chatwidget.WithTokenCacheSize(0))
+				chatwidget.WithAlgorithm(tc.alg), chatwidget.WithTokenCacheBytes(0))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -191,7 +191,7 @@ func TestTokensVerify(t *testing.T) {
 				t.Fatal("PublicKeyPEM() is not the public half of the token's key pair")
 			}
 
-			tok, _, err := mw.Token(alice)
+			tok, _, err := mw.TokenFor(alice)
 			if err != nil {
 				t.Fatalf("Token(alice): %v", err)
 			}
@@ -222,7 +222,7 @@ func TestConcurrentSigning(t *testing.T) {
 		t.Run(tc.alg, func(t *testing.T) {
 			mw, err := chatwidget.New("test-widget", chatwidget.KeySigner(signer(t, s, tc.label)),
 				chatwidget.ResolverFunc(func(*http.Request) (*chatwidget.Visitor, error) { return nil, nil }),
-				chatwidget.WithAlgorithm(tc.alg), chatwidget.WithTokenCacheSize(0))
+				chatwidget.WithAlgorithm(tc.alg), chatwidget.WithTokenCacheBytes(0))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -232,7 +232,7 @@ func TestConcurrentSigning(t *testing.T) {
 				wg.Go(func() {
 					for i := range 8 {
 						v := &chatwidget.Visitor{Name: fmt.Sprintf("visitor %d-%d", g, i)}
-						tok, _, err := mw.Token(v)
+						tok, _, err := mw.TokenFor(v)
 						if err != nil {
 							t.Errorf("Token(%q): %v", v.Name, err)
 							return
@@ -332,7 +332,7 @@ func TestPKCS11ToolKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := mw.Token(alice)
+	tok, _, err := mw.TokenFor(alice)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdsa"
 	"flag"
 	"fmt"
 	"os"
 
 	"github.com/chatwidget/chatwidget"
+	"github.com/chatwidget/chatwidget/internal/jwk"
 )
 
 func jwksCommand() *command {
@@ -36,7 +38,7 @@ func jwksCommand() *command {
 
 // jwks returns the indented JWKS of the public keys in the PEM files paths.
 func jwks(paths []string, warn warnFunc) ([]byte, error) {
-	var keys []crypto.PublicKey
+	var keys []jwk.Published
 	seen := make(map[string]string) // kid → path
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
@@ -56,8 +58,17 @@ func jwks(paths []string, warn warnFunc) ([]byte, error) {
 			continue
 		}
 		seen[kid] = p
-		keys = append(keys, pub)
+		keys = append(keys, jwk.Published{Pub: pub, Kid: kid, Alg: defaultAlg(pub)})
 	}
-	b, err := chatwidget.PublicJWKS(keys...)
+	b, err := jwk.Set(keys)
 	return bytes.TrimSuffix(b, []byte("\n")), err
+}
+
+// defaultAlg is the algorithm a key is announced with: ES256 for an ECDSA
+// key, RS256 for an RSA key.
+func defaultAlg(pub crypto.PublicKey) string {
+	if _, ok := pub.(*ecdsa.PublicKey); ok {
+		return chatwidget.ES256
+	}
+	return chatwidget.RS256
 }

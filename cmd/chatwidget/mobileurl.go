@@ -3,9 +3,9 @@ package main
 import (
 	"flag"
 	"fmt"
-	"strings"
 
 	"github.com/chatwidget/chatwidget"
+	"github.com/chatwidget/chatwidget/internal/mobileurl"
 )
 
 func mobileURLCommand() *command {
@@ -33,14 +33,14 @@ func mobileURLCommand() *command {
 					return err
 				}
 				// Check the template before reading claims or keys.
-				if err := chatwidget.CheckMobileURLTemplate(*tmpl); err != nil {
-					return usagef("-template: %v", strings.TrimPrefix(err.Error(), "chatwidget: mobile URL template: "))
+				if err := mobileurl.Check(*tmpl); err != nil {
+					return usagef("-template: %v", err)
 				}
 				mw, v, err := loadVisitor(e, "mobile-url", *widget, *key, arg(args, 0), ttlOpt, chatwidget.WithMobileURLTemplate(*tmpl))
 				if err != nil {
 					return err
 				}
-				u, err := mw.MobileURL(v)
+				u, err := mw.MobileURLFor(v)
 				if err != nil {
 					return err
 				}

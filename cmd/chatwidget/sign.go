@@ -42,7 +42,7 @@ func signCommand() *command {
 				if err != nil {
 					return err
 				}
-				tok, _, err := mw.Token(v)
+				tok, _, err := mw.TokenFor(v)
 				if err != nil {
 					return err
 				}

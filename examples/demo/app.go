@@ -141,7 +141,7 @@ func newApp(cfg appConfig) (site, error) {
 	if err != nil {
 		return site{}, err
 	}
-	sim, err := widgetsim.New(mw.PublicKeysPEM(), append([]widgetsim.Option{widgetsim.WithPrefix(simPrefix)}, cfg.SimOptions...)...)
+	sim, err := widgetsim.New(mw.PublishedKeysPEM(), append([]widgetsim.Option{widgetsim.WithPrefix(simPrefix)}, cfg.SimOptions...)...)
 	if err != nil {
 		return site{}, err
 	}

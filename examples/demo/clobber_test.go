@@ -180,7 +180,7 @@ func TestBrowserClobberedVendor(t *testing.T) {
 		chatwidget.ResolverFunc(func(*http.Request) (*chatwidget.Visitor, error) { return alice, nil }),
 		chatwidget.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
 		chatwidget.WithTTL(clobberTTL),
-		chatwidget.WithTokenCacheSize(0), // every answer a fresh token, the first one included
+		chatwidget.WithTokenCacheBytes(0), // every answer a fresh token, the first one included
 		chatwidget.WithEmbedTemplate(widgetsim.EmbedTemplate(origin, simPrefix)),
 		chatwidget.WithCustomerDataTemplate(widgetsim.CustomerDataTemplate()),
 		chatwidget.WithRefresh(refresh))

@@ -31,7 +31,7 @@ func TestPlacement(t *testing.T) {
 
 	atk := newAttacker(t)
 	s := newSite(t, atk, slices.Concat(hostile, generated))
-	token, _, err := s.mw.Token(visitor)
+	token, _, err := s.mw.TokenFor(visitor)
 	if err != nil {
 		t.Fatal(err)
 	}

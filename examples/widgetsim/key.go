@@ -75,10 +75,10 @@ func thumbprint(pub *rsa.PublicKey) string {
 	return b64(sum[:])
 }
 
-// parsePublicKeysPEM parses one or more PKIX "PUBLIC KEY" blocks of RSA
-// keys of at least minKeyBits (what PublicKeyPEM or PublicKeysPEM of
+// parsePublishedKeysPEM parses one or more PKIX "PUBLIC KEY" blocks of RSA
+// keys of at least minKeyBits (what PublicKeyPEM or PublishedKeysPEM of
 // chatwidget return), and nothing else: no private key.
-func parsePublicKeysPEM(b []byte) ([]*rsa.PublicKey, error) {
+func parsePublishedKeysPEM(b []byte) ([]*rsa.PublicKey, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, errors.New("widgetsim: the public key PEM is empty; " + pubout)
 	}

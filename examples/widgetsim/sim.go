@@ -30,14 +30,14 @@ type Sim struct {
 // New reports every problem at once, each with what to do: an empty or
 // garbled PEM, a private key, a PKCS#1 "RSA PUBLIC KEY" block, a key that is
 // not RSA or is too small, a bad prefix or a negative skew. publicKeyPEM
-// may hold several PUBLIC KEY blocks (chatwidget's PublicKeysPEM during a
+// may hold several PUBLIC KEY blocks (chatwidget's PublishedKeysPEM during a
 // rotation): tokens verify with the key their kid names.
 func New(publicKeyPEM []byte, opts ...Option) (*Sim, error) {
 	s := &Sim{prefix: DefaultPrefix, skew: DefaultSkew, now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
-	pubs, keyErr := parsePublicKeysPEM(publicKeyPEM)
+	pubs, keyErr := parsePublishedKeysPEM(publicKeyPEM)
 	if err := errors.Join(keyErr, s.validate()); err != nil {
 		return nil, err
 	}
