@@ -275,6 +275,22 @@ func (j *injector) settleHead() error {
 	return err
 }
 
+// deciding reports whether j still holds the stream back, not knowing yet
+// whether it is a document: its decider has not been called.
+func (j *injector) deciding() bool { return j.pending != nil }
+
+// refusal says why the page gets no widget, if the injector gave up for
+// want of a place where a browser would run it safely; "" otherwise.
+func (j *injector) refusal() string { return j.refused }
+
+// release drops what j holds of the stream it served, so that a pooled
+// injector keeps no writer or page alive. It reports whether j's buffers
+// are small enough to be worth keeping.
+func (j *injector) release() (keep bool) {
+	j.w, j.pending, j.err = nil, nil, nil
+	return cap(j.hold) <= 2*maxHold
+}
+
 // encoding returns the page's encoding, once settled: encUnknown means
 // that neither the header, a byte order mark nor a <meta> names one.
 func (j *injector) encoding() encoding { return j.enc }
