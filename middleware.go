@@ -112,15 +112,25 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { m.serve(w, r, next) })
 }
 
-// serve serves r with next, through the widget's response writer when r
-// may get the widget.
+// serve serves r with next, through the widget's response writer unless
+// the skip predicate says otherwise. A request that does not load a
+// document gets a writer that only gives an HTML page the Vary of the
+// document it is a variant of.
 func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	if r.Method == http.MethodHead || !loadedAsDocument(r) || (m.skip != nil && m.skip(r)) {
+	if m.skip != nil && m.skip(r) {
 		next.ServeHTTP(w, r)
 		return
 	}
-	cw := newResponseWriter(w, r, m)
-	next.ServeHTTP(cw.wrap(), r)
+	document := loadedAsDocument(r)
+	cw := newResponseWriter(w, r, m, !document)
+	hw := cw.wrap()
+	if document && r.Method != http.MethodHead {
+		// Snippet finds the writer in the context, to make the headers
+		// suit the widget it hands out.
+		r = r.WithContext(context.WithValue(r.Context(), writerKey{}, hw))
+		cw.r = r // the resolver sees what the handler did to it (gorilla/sessions keeps its registry in *r)
+	}
+	next.ServeHTTP(hw, r)
 	// Not deferred: after a panic the response is abandoned (net/http
 	// resets the connection), and writing the widget would hide that; the
 	// writer is then left to the garbage collector, not the pool.
@@ -128,17 +138,38 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	cw.release()
 }
 
+// writerKey is the context key under which serve keeps the handler's
+// writer, for Snippet.
+type writerKey struct{}
+
 // Snippet returns the widget's HTML for the visitor of r, to place in a
 // template by hand (for instance {{.ChatWidget}} before </body>). The first
 // <script> tag carries the attribute data-chatwidget, so the middleware, when
 // it wraps the same page, does not insert the widget a second time. It
 // returns "" when the visitor is anonymous and [WithAnonymousWidget] is off.
 //
-// A page that carries a logged-in visitor's token must not be stored by a
-// shared cache: the middleware sees to that for the pages it wraps; a page
-// served without it needs Cache-Control: private set by the site.
+// It also returns "" where the widget does not belong, or where its token
+// could be stored by a shared cache: for a request that does not load a
+// whole document (see [Middleware.Handler]: a fetch, an iframe, HEAD), and,
+// in a response the middleware wraps, once that response's headers went out
+// without what the widget needs (Cache-Control: private for a token, the
+// Vary of a widget page), which is logged; call it before the first write.
+// Called in time, it makes the wrapped response's headers suit the widget,
+// whatever the handler set. A page served without the middleware needs
+// Cache-Control: private set by the site.
 func (m *Middleware) Snippet(r *http.Request) template.HTML {
-	b, _ := m.render(r, nil)
+	if r.Method == http.MethodHead || !loadedAsDocument(r) {
+		return ""
+	}
+	t := m.visitorToken(r)
+	if hw, ok := r.Context().Value(writerKey{}).(http.ResponseWriter); ok {
+		if cw := writerOf(hw); cw == nil || !cw.handOut(m, t) {
+			m.logs.log(r.Context(), logSnippetLate, slog.LevelWarn, "chatwidget: Snippet was called after the response's headers went out without Cache-Control: private and Vary; the page gets no widget: call Snippet before writing the page",
+				slog.String("path", truncate(r.URL.Path, 200)))
+			return ""
+		}
+	}
+	b := m.renderToken(r, nil, t)
 	return template.HTML(b) // #nosec G203 -- built from the site's own templates; the token and nonce are checked to be inert
 }
 
@@ -181,13 +212,11 @@ func (m *Middleware) visitorToken(r *http.Request) signed {
 	return t
 }
 
-// render resolves the visitor of r and appends the widget's HTML to dst. It
-// returns the token that HTML carries (zero: none); a nil result means no
-// widget.
-func (m *Middleware) render(r *http.Request, dst []byte) ([]byte, signed) {
-	t := m.visitorToken(r)
+// renderToken appends the widget's HTML for the visitor of r, whose token
+// is t (zero: anonymous), to dst; nil means no widget.
+func (m *Middleware) renderToken(r *http.Request, dst []byte, t signed) []byte {
 	if t.token == "" && !m.anonymous {
-		return nil, t
+		return nil
 	}
 	nonce := ""
 	if m.nonce != nil {
@@ -196,7 +225,7 @@ func (m *Middleware) render(r *http.Request, dst []byte) ([]byte, signed) {
 			nonce = ""
 		}
 	}
-	return m.appendSnippet(dst, t, nonce), t
+	return m.appendSnippet(dst, t, nonce)
 }
 
 // appendSnippet appends the widget's HTML for token t (zero: anonymous).

@@ -302,10 +302,6 @@ func TestPassThrough(t *testing.T) {
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(http.StatusNotModified)
 		}, ""},
-		{"head", "HEAD", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/html")
-			io.WriteString(w, page)
-		}, page},
 		{"html without body", "GET", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
 		}, ""},
@@ -319,10 +315,6 @@ func TestPassThrough(t *testing.T) {
 			w.Header().Set("Content-Disposition", `attachment; filename="page.html"`)
 			io.WriteString(w, page)
 		}, page},
-		{"fragment", "GET", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/html")
-			io.WriteString(w, "<li>one</li><li>two</li>")
-		}, "<li>one</li><li>two</li>"},
 		{"explicitly no type", "GET", func(w http.ResponseWriter, r *http.Request) {
 			w.Header()["Content-Type"] = nil
 			io.WriteString(w, page)

@@ -77,6 +77,7 @@ const (
 	logSignFailed                        // ERROR: a token could not be signed
 	logBadNonce                          // WARN: the CSP nonce is not base64
 	logCrossOrigin                       // DEBUG: a token request from another origin
+	logSnippetLate                       // WARN: Snippet called once the headers were out and unfit for the widget
 	numLogKinds
 )
 

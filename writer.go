@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,65 +14,102 @@ import (
 // sniffLen is how many bytes net/http looks at to sniff a content type.
 const sniffLen = 512
 
-// writerMode is what a responseWriter does with the body.
-type writerMode uint8
+// A phase is where a responseWriter is in the life of its response. It is
+// the writer's whole state as far as what to do with a call goes:
+//
+//	sniffing ──▶ passing ─────────────┐
+//	    │                             ├──▶ finished
+//	    └──▶ holding ──▶ injecting ───┘
+//
+// and any phase but finished may end in hijacked. The held status goes out
+// in commit, when a phase that sends the headers begins.
+type phase uint8
 
 const (
-	modeUndecided writerMode = iota // nothing written yet
-	modePass                        // the body passes through untouched
-	modeInject                      // the body goes through the injector
+	sniffing  phase = iota // nothing decided: the status, and the first bytes while no Content-Type says what they are, are held
+	holding                // an HTML page: the injector holds the body, and so the headers, until it knows whether it is a document
+	injecting              // the headers are out; the body streams through the injector, which inserts the widget or not
+	passing                // the headers are out, or go with the first byte; the body passes through untouched
+	hijacked               // the handler took the connection
+	finished               // the handler returned: nothing more is written
 )
+
+// headersOut reports whether the headers went out, or go with the next
+// byte: they can no longer change.
+func (p phase) headersOut() bool { return p >= injecting }
 
 // responseWriter decides at the first write whether the response gets the
 // widget, then passes the body through or streams it through an injector.
 // It implements Flush, Hijack and ReadFrom only through the wrappers made by
 // wrap, which advertise exactly what the inner writer has.
 type responseWriter struct {
-	w        http.ResponseWriter
-	r        *http.Request
-	m        *Middleware
-	status   int // held until the decision; 0 if WriteHeader was not called
-	mode     writerMode
-	disabled bool
+	w     http.ResponseWriter
+	r     *http.Request
+	m     *Middleware
+	phase phase
+	// variant is set when the request does not load a document (a fetch,
+	// an iframe): the body always passes through, and an HTML page only
+	// gets the Vary of the page it is a variant of.
+	variant  bool
+	disabled bool   // Disable was called
+	status   int    // the final status, held until commit; 0 if none
 	sniffed  []byte // the first bytes, while no Content-Type says what they are
 	refused  string // why the page gets no widget, when the writer decided so
-	// charsetless is set when the Content-Type of a page that gets the
-	// widget names no charset: the injector settled it as UTF-8 or none.
-	charsetless bool
-	// sniffedType is the type sniffed from the first bytes, set as the
-	// Content-Type of a rewritten page.
-	sniffedType string
-	inj         *injector // never nil; kept across requests by the pool
-	snippet     []byte
+	// contentType is what the writer sets as the Content-Type of a page
+	// that gets the widget, or "": the type sniffed from its first bytes,
+	// or text/html; charset=utf-8 for a page whose header named no charset
+	// and that the injector settled as UTF-8.
+	contentType string
+	// handed is the token of the widget that Snippet handed out for this
+	// response (see handOut); the headers must then suit it.
+	handed    signed
+	handedOut bool
+	handedBy  *Middleware
+	private   bool      // the headers were made private for a token
+	varied    bool      // the headers got pageVary
+	inj       *injector // never nil; kept across requests by the pool
+	snippet   []byte
 	// gen counts the responses cw served: the handle a handler got is live
 	// only while gen is the one it was made with (see handle).
 	gen atomic.Uint64
 }
 
-func newResponseWriter(w http.ResponseWriter, r *http.Request, m *Middleware) *responseWriter {
+// Compile-time checks of what the writer's pieces implement.
+var (
+	_ http.ResponseWriter = handle{}
+	_ http.Flusher        = flusher{}
+	_ http.Hijacker       = hijacker{}
+	_ io.ReaderFrom       = readerFrom{}
+	_ decider             = (*responseWriter)(nil)
+	_ http.ResponseWriter = finishedWriter{}
+)
+
+func newResponseWriter(w http.ResponseWriter, r *http.Request, m *Middleware, variant bool) *responseWriter {
 	cw := writerPool.Get().(*responseWriter)
 	// The injector is left as release left it: choose resets it before any
 	// use, and most responses never use it. It is behind a pointer so that
 	// its scanner's stack is not copied or cleared for them.
 	inj, snippet := cw.inj, cw.snippet[:0]
-	cw.w, cw.r, cw.m, cw.status, cw.mode, cw.disabled = w, r, m, 0, modeUndecided, false
-	cw.sniffed, cw.refused, cw.charsetless, cw.sniffedType, cw.inj, cw.snippet = nil, "", false, "", inj, snippet
+	cw.w, cw.r, cw.m, cw.phase, cw.variant, cw.disabled, cw.status = w, r, m, sniffing, variant, false, 0
+	cw.sniffed, cw.refused, cw.contentType = nil, "", ""
+	cw.handed, cw.handedOut, cw.handedBy, cw.private, cw.varied = signed{}, false, nil, false, false
+	cw.inj, cw.snippet = inj, snippet
 	return cw
 }
 
 // writerPool keeps response writers, their buffers and their interface
 // wrappers between requests: passing a response through then allocates
-// nothing (BenchmarkMiddleware/json-10KB).
+// only its handle (BenchmarkMiddleware/json-10KB).
 var writerPool = sync.Pool{New: func() any { return &responseWriter{inj: new(injector)} }}
 
 // release returns cw to the pool once the handler has returned, dropping
 // what belongs to the request.
 func (cw *responseWriter) release() {
-	if cap(cw.inj.hold) > 2*maxHold || cap(cw.snippet) > 16<<10 {
-		return // let an unusually large buffer go
+	keep := cw.inj.release() && cap(cw.snippet) <= 16<<10
+	cw.w, cw.r, cw.m, cw.sniffed, cw.handed, cw.handedBy = nil, nil, nil, nil, signed{}, nil
+	if keep {
+		writerPool.Put(cw) // else let an unusually large buffer go
 	}
-	cw.w, cw.r, cw.m, cw.inj.w, cw.inj.pending, cw.inj.err, cw.sniffed = nil, nil, nil, nil, nil, nil, nil
-	writerPool.Put(cw)
 }
 
 // A handle is what a handler writes to: cw as it was when the handler got
@@ -140,15 +176,34 @@ func (finishedWriter) WriteHeader(int)             {}
 func (finishedWriter) FlushError() error           { return errFinished }
 func (finishedWriter) Unwrap() http.ResponseWriter { return nil }
 
-// WriteHeader holds a final status until the first write, so that the
-// headers can still change; 1xx informational responses go out at once.
+// commit begins phase p, in which the headers go out: the rules for a
+// token that Snippet handed out apply, and the held status goes out. It is
+// the only place that sends the held status.
+func (cw *responseWriter) commit(p phase) {
+	cw.phase = p
+	if cw.handedOut {
+		cw.vary()
+		if cw.handed.token != "" && !cw.private {
+			cw.makePrivate(cw.handed)
+		}
+	}
+	if cw.status != 0 {
+		cw.w.WriteHeader(cw.status)
+		cw.status = 0
+	}
+}
+
+// WriteHeader holds a final status until the headers are decided, so that
+// they can still change; 1xx informational responses go out at once.
 func (cw *responseWriter) WriteHeader(code int) {
 	switch {
-	case cw.sniffed != nil || (cw.mode == modeInject && cw.inj.pending != nil):
+	case cw.phase.headersOut():
+		if cw.phase != finished {
+			cw.w.WriteHeader(code) // superfluous, or too late: net/http says so
+		}
+	case cw.phase == holding || cw.sniffed != nil:
 		// Superfluous: body bytes were written, and net/http would have
-		// sent the status with them; the held headers are not final yet.
-	case cw.mode != modeUndecided:
-		cw.w.WriteHeader(code) // superfluous: net/http logs it
+		// sent a 200 with them.
 	case code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols:
 		cw.w.WriteHeader(code)
 	case cw.status == 0:
@@ -156,19 +211,23 @@ func (cw *responseWriter) WriteHeader(code int) {
 	}
 }
 
-// Write sends p through the decided path, deciding first if need be.
+// Write sends p the way the phase says, deciding first if need be.
 func (cw *responseWriter) Write(p []byte) (int, error) {
-	switch cw.mode {
-	case modePass:
+	switch cw.phase {
+	case passing:
 		return cw.w.Write(p)
-	case modeInject:
+	case holding, injecting:
 		return cw.inj.Write(p)
+	case hijacked:
+		return cw.w.Write(p) // net/http's writer fails, and says so
+	case finished:
+		return 0, errFinished
 	}
 	// Once a first write went out with no type, net/http sniffs the type
 	// from the first bytes and ignores a Content-Type set since: so does
 	// the writer, which keeps sniffing (and so drops none of them).
 	if ct, declared := cw.declaredType(); declared && cw.sniffed == nil {
-		cw.chooseType(ct, "")
+		cw.choose(ct, "")
 		return cw.Write(p)
 	}
 	if len(cw.sniffed)+len(p) < sniffLen {
@@ -180,7 +239,7 @@ func (cw *responseWriter) Write(p []byte) (int, error) {
 		head = append(cw.sniffed, p[:sniffLen-len(cw.sniffed)]...)
 	}
 	buffered := len(cw.sniffed)
-	cw.choose(head)
+	cw.chooseSniffed(head)
 	if err := cw.writeSniffed(buffered); err != nil {
 		return 0, err
 	}
@@ -194,12 +253,7 @@ func (cw *responseWriter) writeSniffed(n int) error {
 	if len(b) == 0 {
 		return nil
 	}
-	var err error
-	if cw.mode == modeInject {
-		_, err = cw.inj.Write(b)
-	} else {
-		_, err = cw.w.Write(b)
-	}
+	_, err := cw.Write(b)
 	return err
 }
 
@@ -222,66 +276,146 @@ func (cw *responseWriter) needsSniff() bool {
 	return !declared || cw.sniffed != nil
 }
 
-// choose chooses between passing the body through and the injector, given
-// the first bytes of the body when the type must be sniffed (head), or nil.
-func (cw *responseWriter) choose(head []byte) {
-	if head != nil {
-		sniffed := http.DetectContentType(head)
-		cw.chooseType(extractMIME([]string{sniffed}), sniffed)
-		return
+// decideSniffing ends the sniffing phase with what was written so far:
+// the held bytes if any (their type sniffed), else the declared type.
+func (cw *responseWriter) decideSniffing() error {
+	if cw.sniffed == nil {
+		ct, _ := cw.declaredType()
+		cw.choose(ct, "")
+		return nil
 	}
-	ct, _ := cw.declaredType()
-	cw.chooseType(ct, "")
+	n := len(cw.sniffed)
+	cw.chooseSniffed(cw.sniffed)
+	return cw.writeSniffed(n)
 }
 
-// chooseType chooses between passing the body through and the injector for
-// a body of type ct, declared or (then sniffed is the sniffed Content-Type)
-// sniffed. For an HTML body in an encoding the snippet may go into, the
-// injector calls decide once it knows whether the body is a document; the
-// headers wait until then.
-func (cw *responseWriter) chooseType(ct contentType, sniffed string) {
-	if cw.injectable(ct) {
-		if enc := labelEncoding(ct.charset); enc != encOther && !ct.mixed {
-			cw.mode = modeInject
-			cw.sniffedType, cw.charsetless = sniffed, enc == encUnknown
-			cw.inj.resetPending(cw.w, cw, enc)
-			if header(cw.r.Header, "Sec-Fetch-Dest") == "document" {
-				// A navigation: the response is a document, with no need
-				// to wait for a sign of one.
-				cw.inj.knownDocument()
-			}
-			return
-		}
-		cw.refused = "the page's encoding is not one the snippet may go into, or its Content-Type values disagree"
+// chooseSniffed chooses the path of a body whose type is sniffed from its
+// first bytes, head, as net/http does.
+func (cw *responseWriter) chooseSniffed(head []byte) {
+	sniffed := http.DetectContentType(head)
+	cw.choose(extractMIME([]string{sniffed}), sniffed)
+}
+
+// choose ends the sniffing phase for a body of type ct, declared or (then
+// sniffed is the sniffed Content-Type) sniffed. An HTML page in an encoding
+// the snippet may go into is held for the injector, which calls decide once
+// it knows whether the body is a document; anything else passes.
+func (cw *responseWriter) choose(ct contentType, sniffed string) {
+	if !cw.injectable(ct) {
+		cw.commit(passing)
+		return
 	}
-	cw.mode = modePass
-	if cw.status != 0 {
-		cw.w.WriteHeader(cw.status)
+	enc := labelEncoding(ct.charset)
+	switch {
+	case enc == encOther || ct.mixed:
+		if !cw.variant {
+			cw.refused = "the page's encoding is not one the snippet may go into, or its Content-Type values disagree"
+		}
+		cw.commit(passing)
+		return
+	}
+	// Whether this response gets the widget or not, a document loaded
+	// from the same URL may: every variant varies as it does.
+	cw.vary()
+	if cw.variant {
+		cw.commit(passing)
+		return
+	}
+	cw.phase = holding
+	if sniffed != "" {
+		cw.contentType = sniffed
+	} else if enc == encUnknown {
+		// As net/http does for a sniffed page; and a <meta charset> the
+		// page lets through can no longer switch the encoding.
+		cw.contentType = "text/html; charset=utf-8"
+	}
+	cw.inj.resetPending(cw.w, cw, enc)
+	if header(cw.r.Header, "Sec-Fetch-Dest") == "document" || cw.r.Method == http.MethodHead {
+		// A navigation: the response is a document, with no need to wait
+		// for a sign of one. A HEAD response gets the headers of the
+		// page a GET would get.
+		cw.inj.knownDocument()
 	}
 }
 
 // decide is called by the injector when it knows whether the body is a
-// document. For a document it resolves the visitor, renders the snippet and
-// fixes the headers; then it sends the headers. It returns the snippet, or
-// nil when nothing is to be inserted.
+// document; it ends the holding phase. For a document it renders the
+// snippet for the visitor and makes the headers true of the page; then the
+// headers go out. It returns the snippet, or nil when nothing is to be
+// inserted.
 func (cw *responseWriter) decide(document bool) []byte {
 	var snippet []byte
 	if document {
-		var t signed
-		snippet, t = cw.m.render(cw.r, cw.snippet[:0])
-		if snippet != nil && cw.inj.encoding() == encASCII && !isASCII(snippet) {
-			cw.refused = "the snippet is not ASCII, and the page's encoding is not UTF-8"
-			snippet = nil
-		}
-		if snippet != nil {
-			cw.snippet = snippet
-			cw.fixHeaders(t)
-		}
+		snippet = cw.render()
 	}
-	if cw.status != 0 {
-		cw.w.WriteHeader(cw.status)
+	cw.commit(injecting)
+	if cw.r.Method == http.MethodHead {
+		return nil // the headers of the page, and no body
 	}
 	return snippet
+}
+
+// render returns the widget's HTML for the visitor, and makes the headers
+// true of the page it goes into; nil when the page gets no widget.
+func (cw *responseWriter) render() []byte {
+	t := cw.handed
+	if !cw.handedOut || cw.handedBy != cw.m {
+		t = cw.m.visitorToken(cw.r) // one resolver call, unless Snippet made it
+	}
+	snippet := cw.m.renderToken(cw.r, cw.snippet[:0], t)
+	if snippet == nil {
+		return nil
+	}
+	if cw.inj.encoding() == encASCII && !isASCII(snippet) {
+		cw.refused = "the snippet is not ASCII, and the page's encoding is not UTF-8"
+		return nil
+	}
+	cw.snippet = snippet
+	rewriteHeaders(cw.w.Header(), cw.contentType, false, 0)
+	cw.varied = true
+	if t.token != "" {
+		cw.makePrivate(t)
+	}
+	return snippet
+}
+
+// vary adds pageVary to the headers, once.
+func (cw *responseWriter) vary() {
+	if !cw.varied {
+		addVary(cw.w.Header(), pageVary...)
+		cw.varied = true
+	}
+}
+
+// makePrivate keeps the response, which carries token t, out of shared
+// caches and out of the browser's cache past t's exp.
+func (cw *responseWriter) makePrivate(t signed) {
+	makePrivate(cw.w.Header(), t.exp-cw.m.signer.now().Unix())
+	cw.private = true
+}
+
+// handOut reports whether the widget with token t (zero: anonymous) may go
+// into this response, which Snippet was asked for, and if so sees to it
+// that the headers suit it: the token's page must be private, and any
+// widget page must carry pageVary. Once the headers are out, that is so
+// only if they already do.
+func (cw *responseWriter) handOut(m *Middleware, t signed) bool {
+	if cw.phase.headersOut() {
+		return cw.varied && (t.token == "" || cw.private)
+	}
+	if !cw.handedOut || t.token != "" {
+		cw.handed, cw.handedOut, cw.handedBy = t, true, m
+	}
+	return true
+}
+
+// writerOf returns the live writer behind a handler's writer made by wrap,
+// or nil.
+func writerOf(w http.ResponseWriter) *responseWriter {
+	if h, ok := w.(interface{ writer() *responseWriter }); ok {
+		return h.writer()
+	}
+	return nil
 }
 
 // isASCII reports whether b holds only ASCII bytes.
@@ -321,231 +455,89 @@ func (cw *responseWriter) injectable(ct contentType) bool {
 	return header(h, "Content-Range") == ""
 }
 
-// header returns the first value of h's key, which must be in canonical
-// form: unlike Get it does not canonicalize key on every call, which is
-// most of the cost of passing a response through.
-func header(h http.Header, key string) string {
-	if v := h[key]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-
-// isHTML reports whether a Content-Type is an HTML document, as a browser
-// reads it.
-func isHTML(ct string) bool { return extractMIME([]string{ct}).html() }
-
-// fixHeaders makes the headers true of the rewritten body: its length and
-// strong validator change, ranges no longer apply, the body depends on the
-// fetch metadata, and a page with token t must stay out of shared caches and
-// not be reused by the browser past the token's exp.
-func (cw *responseWriter) fixHeaders(t signed) {
-	h := cw.w.Header()
-	switch {
-	case cw.sniffedType != "":
-		h.Set("Content-Type", cw.sniffedType)
-	case cw.charsetless:
-		// As net/http does for a sniffed page; and a <meta charset> the
-		// page lets through can no longer switch the encoding.
-		h.Set("Content-Type", "text/html; charset=utf-8")
-	}
-	// A handler may set a header by a key in any case (h["etag"]), and
-	// net/http sends every key: the rules apply to each.
-	canonicalize(h, "Cache-Control", "Etag", "Vary")
-	deleteFold(h, "Content-Length", "Accept-Ranges")
-	if et := header(h, "Etag"); et != "" && !strings.HasPrefix(et, "W/") {
-		h.Del("Etag")
-	}
-	// The page depends on the fetch metadata (see loadedAsDocument) and, anonymous or
-	// not, on who is logged in: a cached anonymous copy must not serve a
-	// visitor who has logged in since.
-	addVary(h, "Sec-Fetch-Dest", "Sec-Purpose", "Purpose", "Hx-Request", "Turbo-Frame", "Cookie")
-	if t.token != "" {
-		makePrivate(h, t.exp-cw.m.signer.now().Unix())
-	}
-}
-
-// makePrivate keeps a response that carries a token, valid for maxAge more
-// seconds, out of shared caches and out of the browser's cache past its exp:
-// Cache-Control gets a plain private, loses public, s-maxage and a qualified
-// private="…", and keeps a max-age only up to maxAge; CDN-targeted cache
-// headers (RFC 9213), which CDNs obey over Cache-Control, and the validators
-// and Expires go; Vary gets Cookie.
-func makePrivate(h http.Header, maxAge int64) {
-	canonicalize(h, "Cache-Control", "Vary")
-	kept := []string{"private"}
-	for _, v := range h.Values("Cache-Control") {
-		for d := range strings.SplitSeq(v, ",") {
-			d = strings.TrimSpace(d)
-			name, val, hasVal := strings.Cut(d, "=")
-			switch strings.ToLower(strings.TrimSpace(name)) {
-			case "", "public", "s-maxage", "private", "proxy-revalidate",
-				"stale-while-revalidate", "stale-if-error", "immutable":
-				continue // may serve the page past the token's exp
-			case "max-age":
-				if n, err := strconv.ParseInt(strings.Trim(val, `" `), 10, 64); !hasVal || err != nil || n > maxAge || n < 0 {
-					d = "max-age=" + strconv.FormatInt(max(maxAge, 0), 10)
-				}
-			}
-			kept = append(kept, d)
-		}
-	}
-	h.Set("Cache-Control", strings.Join(kept, ", "))
-	const cdn = "Cdn-Cache-Control" // and its kin, such as Cloudflare-CDN-Cache-Control
-	for k := range h {
-		if len(k) >= len(cdn) && strings.EqualFold(k[len(k)-len(cdn):], cdn) {
-			delete(h, k)
-		}
-	}
-	// Surrogate-Control (Fastly, Akamai), Edge-Control (Akamai) and
-	// X-Accel-Expires (nginx) make a shared cache keep the page too.
-	deleteFold(h, "Surrogate-Control", "Edge-Control", "X-Accel-Expires", "Etag", "Last-Modified", "Expires")
-	addVary(h, "Cookie")
-}
-
-// canonicalize moves the values of every key of h that is one of names in
-// another case (h["cache-control"]) under the canonical key.
-func canonicalize(h http.Header, names ...string) {
-	for k, v := range h {
-		for _, name := range names {
-			if k != name && strings.EqualFold(k, name) {
-				h[name] = append(h[name], v...)
-				delete(h, k)
-			}
-		}
-	}
-}
-
-// deleteFold deletes every key of h that is one of names in any case.
-func deleteFold(h http.Header, names ...string) {
-	for k := range h {
-		for _, name := range names {
-			if strings.EqualFold(k, name) {
-				delete(h, k)
-			}
-		}
-	}
-}
-
-// addVary adds fields to the Vary header, unless they, or "*", are there.
-// It allocates only the new value and, if it grows, the header's slice.
-func addVary(h http.Header, fields ...string) {
-	vs := h["Vary"]
-	if hasField(vs, "*") {
-		return
-	}
-	var b strings.Builder
-	for _, f := range fields {
-		if hasField(vs, f) {
-			continue
-		}
-		if b.Len() == 0 {
-			b.Grow(len(fields) * 16)
-		} else {
-			b.WriteString(", ")
-		}
-		b.WriteString(f)
-	}
-	if b.Len() > 0 {
-		h["Vary"] = append(vs, b.String())
-	}
-}
-
-// hasField reports whether the comma-separated values vs name field, in any
-// case.
-func hasField(vs []string, field string) bool {
-	for _, v := range vs {
-		for v != "" {
-			var f string
-			f, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(strings.TrimSpace(f), field) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // finish ends the response after the handler returns. From here on, the
 // handler's handle is dead.
 func (cw *responseWriter) finish() {
 	cw.gen.Add(1)
-	cw.end()
-}
-
-// end writes what the response still holds, once the handler is done.
-func (cw *responseWriter) end() {
-	switch cw.mode {
-	case modeUndecided:
-		if cw.sniffed != nil {
-			n := len(cw.sniffed)
-			cw.choose(cw.sniffed)
-			if cw.writeSniffed(n) != nil {
-				return
-			}
-			cw.end()
-			return
-		}
-		cw.mode = modePass // no body: nothing to insert into
-		if cw.status != 0 {
-			cw.w.WriteHeader(cw.status)
-		}
-	case modeInject:
-		cw.inj.Close()
+	if cw.phase == sniffing {
+		cw.endSniffing()
 	}
-	if reason := cw.refusal(); reason != "" {
+	reason := cw.refused
+	if cw.phase == holding || cw.phase == injecting {
+		cw.inj.Close()
+		if reason == "" {
+			reason = cw.inj.refusal()
+		}
+	}
+	if cw.phase != hijacked {
+		cw.phase = finished
+	}
+	if reason != "" {
 		cw.m.noteRefused(cw.r, reason)
 	}
 }
 
-// refusal says why the page got no widget for want of a place where a
-// browser would run it safely, or "".
-func (cw *responseWriter) refusal() string {
-	if cw.refused == "" && cw.mode == modeInject {
-		return cw.inj.refused
+// endSniffing ends the sniffing phase of a response whose handler returned.
+func (cw *responseWriter) endSniffing() {
+	if cw.sniffed != nil {
+		cw.decideSniffing()
+		return
 	}
-	return cw.refused
+	if _, declared := cw.declaredType(); declared && cw.r.Method == http.MethodHead {
+		cw.decideSniffing() // the headers of the page a GET would get
+		return
+	}
+	cw.commit(passing) // no body: nothing to insert into
 }
 
 // flush sends what is decided and written so far to the client.
 func (cw *responseWriter) flush() error {
-	if cw.mode == modeUndecided {
-		head := cw.sniffed
-		if head == nil && cw.needsSniff() {
-			cw.mode = modePass // nothing to sniff: net/http would send no type
-			if cw.status != 0 {
-				cw.w.WriteHeader(cw.status)
-			}
-		} else {
-			n := len(head)
-			cw.choose(head)
-			if err := cw.writeSniffed(n); err != nil {
-				return err
-			}
+	switch cw.phase {
+	case sniffing:
+		if cw.sniffed == nil && cw.needsSniff() {
+			cw.commit(passing) // nothing to sniff: net/http would send no type
+		} else if err := cw.decideSniffing(); err != nil {
+			return err
 		}
-	}
-	if cw.mode == modeInject {
+		return cw.flush()
+	case holding, injecting:
 		if err := cw.inj.Flush(); err != nil {
 			return err
 		}
-		if cw.inj.pending != nil {
+		if cw.phase == holding {
 			return nil // nothing may reach the client before the headers are final
 		}
+	case hijacked:
+		return http.ErrHijacked
+	case finished:
+		return errFinished
 	}
 	return http.NewResponseController(cw.w).Flush() // through any Unwrap of the inner writer
 }
 
 // hijack hands the connection over; nothing more is written through cw.
 func (cw *responseWriter) hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if cw.status != 0 && cw.sniffed == nil && (cw.mode == modeUndecided || cw.inj.pending != nil) {
-		// A held status goes out now, as net/http sends it at Hijack: the
-		// 101 of a websocket handshake that takes the connection next.
-		cw.w.WriteHeader(cw.status)
-		cw.status = 0
+	switch cw.phase {
+	case hijacked, finished:
+		return nil, nil, http.ErrHijacked
+	case sniffing:
+		// What was written goes out first, as net/http sends it at Hijack,
+		// and so does a held status: the 101 of a websocket handshake that
+		// takes the connection next.
+		if cw.sniffed == nil {
+			cw.commit(passing)
+		} else if err := cw.decideSniffing(); err != nil {
+			return nil, nil, err
+		}
+	}
+	if cw.phase == holding || cw.phase == injecting {
+		if err := cw.inj.Flush(); err != nil {
+			return nil, nil, err
+		}
 	}
 	c, rw, err := http.NewResponseController(cw.w).Hijack()
 	if err == nil {
-		cw.mode, cw.sniffed = modePass, nil
+		cw.phase = hijacked
 	}
 	return c, rw, err
 }
@@ -554,7 +546,7 @@ func (cw *responseWriter) hijack() (net.Conn, *bufio.ReadWriter, error) {
 // delegates to the inner writer, which may use sendfile.
 func (cw *responseWriter) readFrom(src io.Reader) (int64, error) {
 	var n int64
-	if cw.mode == modeUndecided && cw.needsSniff() {
+	if cw.phase == sniffing && cw.needsSniff() {
 		buf := make([]byte, sniffLen)
 		k, err := io.ReadFull(src, buf)
 		if k > 0 {
@@ -570,12 +562,14 @@ func (cw *responseWriter) readFrom(src io.Reader) (int64, error) {
 			return n, err
 		}
 	}
-	if cw.mode == modeUndecided {
-		cw.choose(nil)
+	if cw.phase == sniffing {
+		if err := cw.decideSniffing(); err != nil {
+			return n, err
+		}
 	}
 	var m int64
 	var err error
-	if cw.mode == modePass {
+	if cw.phase == passing {
 		m, err = cw.w.(io.ReaderFrom).ReadFrom(src)
 	} else {
 		m, err = io.Copy(writerOnly{cw}, src)
@@ -612,8 +606,8 @@ type writerOnly struct{ io.Writer }
 // does nothing.
 func Disable(w http.ResponseWriter) bool {
 	for {
-		if h, ok := w.(interface{ writer() *responseWriter }); ok {
-			if cw := h.writer(); cw != nil {
+		if _, ok := w.(interface{ writer() *responseWriter }); ok {
+			if cw := writerOf(w); cw != nil {
 				cw.disabled = true
 			}
 			return true

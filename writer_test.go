@@ -3,6 +3,8 @@ package chatwidget
 import (
 	"bufio"
 	"errors"
+	"fmt"
+	"html/template"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -180,4 +182,204 @@ func TestNavigationIsDocument(t *testing.T) {
 	if !strings.Contains(string(rest), "data-chatwidget") {
 		t.Errorf("a navigation whose doctype comes after %d bytes got no widget: %.80q…", len(license), rest)
 	}
+}
+
+// TestVariantsVary checks that every variant of a page carries the page's
+// Vary: the responses the middleware steps aside for (an iframe, a fetch,
+// htmx and Turbo requests) pass through untouched apart from it, and cost
+// no resolver call, while responses that no variant rewrites get nothing.
+func TestVariantsVary(t *testing.T) {
+	const vary = "Sec-Fetch-Dest, Sec-Purpose, Purpose, Hx-Request, Turbo-Frame, Cookie"
+	tests := []struct {
+		name     string
+		header   []string // request headers, name then value
+		h        http.Handler
+		wantVary string
+	}{
+		{"fragment", nil, htmlHandler("<li>one</li><li>two</li>"), vary}, // a navigation to it gets the widget
+		{"iframe", []string{"Sec-Fetch-Dest", "iframe"}, htmlHandler(page), vary},
+		{"fetch", []string{"Sec-Fetch-Dest", "empty"}, htmlHandler(page), vary},
+		{"htmx", []string{"Hx-Request", "true"}, htmlHandler("<li>x</li>"), vary},
+		{"turbo frame", []string{"Turbo-Frame", "f"}, htmlHandler(page), vary},
+		{"image destination", []string{"Sec-Fetch-Dest", "image"}, htmlHandler(page), vary},
+		{"sniffed page", []string{"Sec-Fetch-Dest", "iframe"}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, page)
+		}), vary},
+		{"json fetch", []string{"Sec-Fetch-Dest", "empty"}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"a":"</body>"}`)
+		}), ""},
+		{"shift_jis page", []string{"Sec-Fetch-Dest", "iframe"}, htmlHandler(page, "Content-Type", "text/html; charset=shift_jis"), ""},
+		{"compressed page", []string{"Sec-Fetch-Dest", "iframe"}, htmlHandler(page, "Content-Encoding", "gzip"), ""},
+		{"handler's own vary", []string{"Sec-Fetch-Dest", "empty"}, htmlHandler(page, "Vary", "Accept-Language, Cookie"), "Accept-Language, Cookie, Sec-Fetch-Dest, Sec-Purpose, Purpose, Hx-Request, Turbo-Frame"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int32
+			m := newTest(t, ResolverFunc(func(*http.Request) (*Visitor, error) { calls.Add(1); return alice, nil }), nil)
+			req := func() *http.Request {
+				r := httptest.NewRequest("GET", "/", nil)
+				for i := 0; i < len(tc.header); i += 2 {
+					r.Header.Set(tc.header[i], tc.header[i+1])
+				}
+				return r
+			}
+			want := serve(tc.h, req())
+			got := serve(m.Handler(tc.h), req())
+			if got.Body.String() != want.Body.String() || got.Code != want.Code {
+				t.Errorf("response = %d %q, want %d %q", got.Code, got.Body, want.Code, want.Body)
+			}
+			if v := strings.Join(got.Header().Values("Vary"), ", "); v != tc.wantVary {
+				t.Errorf("Vary = %q, want %q", v, tc.wantVary)
+			}
+			got.Header().Del("Vary")
+			want.Header().Del("Vary")
+			if fmt.Sprint(got.Header()) != fmt.Sprint(want.Header()) {
+				t.Errorf("header = %v, want %v (Vary aside)", got.Header(), want.Header())
+			}
+			if n := calls.Load(); n != 0 {
+				t.Errorf("resolver called %d times for a variant that gets no widget", n)
+			}
+		})
+	}
+}
+
+// TestAnonymousPageVaries checks that a page left without the widget only
+// because its visitor is anonymous still varies on the cookie: a shared
+// cache must not serve it to a visitor who logs in.
+func TestAnonymousPageVaries(t *testing.T) {
+	m := newTest(t, fixed(nil), nil, WithAnonymousWidget(false))
+	rec := serve(m.Handler(htmlHandler(page, "Cache-Control", "public, max-age=60")), httptest.NewRequest("GET", "/", nil))
+	if rec.Body.String() != page {
+		t.Errorf("body = %q, want the page untouched", rec.Body)
+	}
+	if v := rec.Header().Get("Vary"); !strings.Contains(v, "Cookie") {
+		t.Errorf("Vary = %q, want Cookie among the fields", v)
+	}
+}
+
+// TestHeadGetsPageHeaders checks that a HEAD response carries the headers
+// the GET response would, widget rules included, and no widget in a body.
+func TestHeadGetsPageHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		h    http.Handler
+		body string
+	}{
+		{"with a body", htmlHandler(page, "Cache-Control", "public, max-age=600", "Etag", `"v1"`, "Content-Length", fmt.Sprint(len(page))), page},
+		{"without a body", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Header().Set("Cache-Control", "public, max-age=600")
+			w.Header().Set("Etag", `"v1"`)
+			w.Header().Set("Content-Length", fmt.Sprint(len(page)))
+		}), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newTest(t, fixed(alice), nil)
+			// The GET of the page; a HEAD handler may or may not write it.
+			get := serve(m.Handler(htmlHandler(page, "Cache-Control", "public, max-age=600", "Etag", `"v1"`, "Content-Length", fmt.Sprint(len(page)))), httptest.NewRequest("GET", "/", nil))
+			head := serve(m.Handler(tc.h), httptest.NewRequest("HEAD", "/", nil))
+			if head.Body.String() != tc.body {
+				t.Errorf("HEAD body = %q, want %q", head.Body, tc.body)
+			}
+			for _, k := range []string{"Cache-Control", "Vary", "Etag", "Content-Length", "Content-Type"} {
+				if g, h := strings.Join(get.Header().Values(k), ", "), strings.Join(head.Header().Values(k), ", "); g != h {
+					t.Errorf("HEAD %s = %q, GET %s = %q", k, h, k, g)
+				}
+			}
+			if cc := head.Header().Get("Cache-Control"); !strings.HasPrefix(cc, "private") {
+				t.Errorf("HEAD Cache-Control = %q, want private", cc)
+			}
+		})
+	}
+}
+
+// TestSnippetHandsOutSafely checks where Snippet gives a token: nowhere the
+// widget does not belong, and in a wrapped response only if its headers
+// keep it out of shared caches, which Snippet sees to when called in time.
+func TestSnippetHandsOutSafely(t *testing.T) {
+	t.Run("stepped aside", func(t *testing.T) {
+		m := newTest(t, fixed(alice), nil)
+		for _, h := range [][2]string{{"Sec-Fetch-Dest", "empty"}, {"Sec-Fetch-Dest", "iframe"}, {"Hx-Request", "true"}, {"Turbo-Frame", "f"}} {
+			var got template.HTML = "unset"
+			rec := serve(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got = m.Snippet(r)
+				htmlHandler(page, "Cache-Control", "public, max-age=600").ServeHTTP(w, r)
+			})), func() *http.Request { r := httptest.NewRequest("GET", "/", nil); r.Header.Set(h[0], h[1]); return r }())
+			if got != "" || strings.Contains(rec.Body.String(), "done(") {
+				t.Errorf("%s: %s: Snippet = %q, body %q; want nothing", h[0], h[1], got, rec.Body)
+			}
+		}
+		r := httptest.NewRequest("HEAD", "/", nil)
+		if got := m.Snippet(r); got != "" {
+			t.Errorf("HEAD: Snippet = %q, want nothing", got)
+		}
+	})
+	// A page whose first sign of a document comes after the hold-back
+	// limit, from a client that sends no fetch metadata: the writer takes
+	// it for a fragment, but the handler placed the widget itself.
+	long := "<!-- " + strings.Repeat("license text ", 400) + " -->"
+	t.Run("placed by hand in a late document", func(t *testing.T) {
+		var calls atomic.Int32
+		m := newTest(t, ResolverFunc(func(*http.Request) (*Visitor, error) { calls.Add(1); return alice, nil }), nil)
+		h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			snippet := m.Snippet(r)
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Header().Set("Cache-Control", "public, max-age=600")
+			io.WriteString(w, long+"<!DOCTYPE html><html><body><p>hi</p>"+string(snippet)+"</body></html>")
+		}))
+		rec := serve(h, httptest.NewRequest("GET", "/", nil))
+		if n := strings.Count(rec.Body.String(), "data-chatwidget"); n != 1 {
+			t.Errorf("page has %d widgets, want 1", n)
+		}
+		parseToken(t, tokenIn(t, rec.Body.String()))
+		if cc := rec.Header().Get("Cache-Control"); !strings.HasPrefix(cc, "private") || strings.Contains(cc, "public") {
+			t.Errorf("Cache-Control = %q, want private", cc)
+		}
+		if v := rec.Header().Get("Vary"); !strings.Contains(v, "Cookie") {
+			t.Errorf("Vary = %q, want Cookie", v)
+		}
+		if n := calls.Load(); n != 1 {
+			t.Errorf("resolver called %d times, want 1", n)
+		}
+	})
+	t.Run("too late", func(t *testing.T) {
+		var logs logBuffer
+		m := newTest(t, fixed(alice), &logs)
+		var got template.HTML = "unset"
+		h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			w.Header().Set("Cache-Control", "public, max-age=600")
+			io.WriteString(w, "plain text first, ")
+			got = m.Snippet(r)
+			io.WriteString(w, string(got))
+		}))
+		rec := serve(h, httptest.NewRequest("GET", "/", nil))
+		if got != "" || rec.Header().Get("Cache-Control") != "public, max-age=600" {
+			t.Errorf("Snippet = %q with Cache-Control %q; want nothing", got, rec.Header().Get("Cache-Control"))
+		}
+		if !strings.Contains(logs.String(), "Snippet was called after the response's headers went out") {
+			t.Errorf("log = %q, want a warning", logs.String())
+		}
+	})
+	t.Run("in time for a response that is no page", func(t *testing.T) {
+		m := newTest(t, fixed(alice), nil)
+		var got template.HTML
+		h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got = m.Snippet(r)
+			w.Header().Set("Content-Type", "text/plain")
+			w.Header().Set("Cache-Control", "public, max-age=600")
+			io.WriteString(w, string(got))
+		}))
+		rec := serve(h, httptest.NewRequest("GET", "/", nil))
+		if !strings.Contains(string(got), "done(") || !strings.HasPrefix(rec.Header().Get("Cache-Control"), "private") {
+			t.Errorf("Snippet = %q with Cache-Control %q; want the token, private", got, rec.Header().Get("Cache-Control"))
+		}
+	})
+	t.Run("without the middleware", func(t *testing.T) {
+		m := newTest(t, fixed(alice), nil)
+		if got := m.Snippet(httptest.NewRequest("GET", "/", nil)); !strings.Contains(string(got), "done(") {
+			t.Errorf("Snippet = %q, want the token (the site's headers are its own)", got)
+		}
+	})
 }
