@@ -108,3 +108,35 @@ func writeJSON(w http.ResponseWriter, r *http.Request, code int, v any) {
 	}
 	json.NewEncoder(w).Encode(v)
 }
+
+// The names of the middleware's own endpoints under its prefix (see
+// [WithEndpoints]).
+const (
+	tokenEndpoint  = "token"
+	jwksEndpoint   = "jwks.json"
+	mobileEndpoint = "mobile"
+)
+
+// ownEndpoints are the handlers of the middleware's own endpoints, made
+// once by New.
+type ownEndpoints struct {
+	token, jwks, mobile http.Handler // mobile is nil without a mobile URL template
+}
+
+// ownEndpoint returns the handler of the middleware's own endpoint at path,
+// or nil if path is not one.
+func (m *Middleware) ownEndpoint(path string) http.Handler {
+	rest, ok := strings.CutPrefix(path, m.endpoints)
+	if !ok || m.endpoints == "" {
+		return nil
+	}
+	switch rest {
+	case tokenEndpoint:
+		return m.own.token
+	case jwksEndpoint:
+		return m.own.jwks
+	case mobileEndpoint:
+		return m.own.mobile
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package chatwidget
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -175,5 +176,75 @@ func TestRefreshScriptInNode(t *testing.T) {
 				t.Errorf("%s: %+v", tc.which, r)
 			}
 		})
+	}
+}
+
+// TestOwnEndpoints checks that the middleware answers its own endpoints
+// under its prefix before any route of the wrapped handler, however broad,
+// and leaves every other path to it.
+func TestOwnEndpoints(t *testing.T) {
+	catchAll := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "router: "+r.URL.Path)
+	})
+	tests := []struct {
+		name     string
+		opts     []Option
+		path     string
+		wantType string // the Content-Type of the middleware's answer; "" for the router's
+	}{
+		{"token", nil, "/chatwidget/token", "application/json"},
+		{"jwks", nil, "/chatwidget/jwks.json", "application/jwk-set+json"},
+		{"mobile", []Option{WithMobileURLTemplate("https://chat.example/m/WIDGET_ID?jwt=JWT_TOKEN")}, "/chatwidget/mobile", "application/json"},
+		{"mobile without a template", nil, "/chatwidget/mobile", ""},
+		{"other path under the prefix", nil, "/chatwidget/tokens", ""},
+		{"the prefix itself", nil, "/chatwidget/", ""},
+		{"elsewhere", nil, "/token", ""},
+		{"moved", []Option{WithEndpoints("/_/cw/")}, "/_/cw/token", "application/json"},
+		{"moved away", []Option{WithEndpoints("/_/cw/")}, "/chatwidget/token", ""},
+		{"off", []Option{WithEndpoints("")}, "/chatwidget/token", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newTest(t, fixed(alice), nil, tc.opts...)
+			r := httptest.NewRequest("GET", tc.path+"?format=json", nil)
+			r.Header.Set("Sec-Fetch-Site", "same-origin")
+			rec := serve(m.Handler(catchAll), r)
+			if tc.wantType == "" {
+				if got := rec.Body.String(); got != "router: "+tc.path {
+					t.Errorf("GET %s = %q, want the router's answer", tc.path, got)
+				}
+				return
+			}
+			if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, tc.wantType) || rec.Code != http.StatusOK {
+				t.Errorf("GET %s = %d %s %q, want 200 %s from the middleware", tc.path, rec.Code, ct, rec.Body, tc.wantType)
+			}
+		})
+	}
+}
+
+// TestEndpointsOptions checks WithEndpoints' validation and the default
+// refresh endpoint it gives.
+func TestEndpointsOptions(t *testing.T) {
+	for _, p := range []string{"chatwidget/", "/chatwidget", "//evil.example/", "/a b/", "/x?/"} {
+		if _, err := New("w", KeyPEM(testKeyPEM(t)), fixed(nil), WithEndpoints(p)); err == nil || !strings.Contains(err.Error(), "endpoints prefix") {
+			t.Errorf("WithEndpoints(%q): New error = %v, want one about the prefix", p, err)
+		}
+	}
+	_, err := New("w", KeyPEM(testKeyPEM(t)), fixed(nil), WithEndpoints(""), WithRefresh(Refresh{Update: "ChatWidget.setToken"}))
+	if err == nil || !strings.Contains(err.Error(), "refresh endpoint is empty") {
+		t.Errorf("no endpoint anywhere: New error = %v", err)
+	}
+	for _, tc := range []struct {
+		opts []Option
+		want string
+	}{
+		{nil, `"endpoint":"/chatwidget/token"`},
+		{[]Option{WithEndpoints("/_/cw/")}, `"endpoint":"/_/cw/token"`},
+	} {
+		m := newTest(t, fixed(alice), nil, append(tc.opts, WithRefresh(Refresh{Update: "ChatWidget.setToken"}))...)
+		if body := serve(m.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil)).Body.String(); !strings.Contains(body, tc.want) {
+			t.Errorf("refresh script lacks %s: %s", tc.want, body)
+		}
 	}
 }

@@ -31,6 +31,8 @@ type Middleware struct {
 	logs         *logLimiter // request-time records, rate limited
 	published    []crypto.PublicKey
 	counts       *counts
+	endpoints    string // the prefix of the middleware's own endpoints; "" if off
+	own          ownEndpoints
 }
 
 // New returns a Middleware for the vendor's widget widgetID that signs
@@ -64,12 +66,12 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 	}
 	embed, customerData, anonymousTpl, err := compileTemplates(c.embed, c.customerData, c.anonymous, widgetID)
 	errs = append(errs, err)
-	refresh, err := compileRefresh(c.refresh, c.ttl)
+	refresh, err := compileRefresh(c.refresh, c.ttl, c.endpoints)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Middleware{
+	m := &Middleware{
 		resolver:     resolver,
 		embed:        embed,
 		customerData: customerData,
@@ -85,7 +87,13 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 		signer:       sgn,
 		published:    c.published,
 		counts:       new(counts),
-	}, nil
+		endpoints:    c.endpoints,
+	}
+	m.own = ownEndpoints{token: m.TokenHandler(), jwks: m.JWKSHandler()}
+	if m.mobile != "" {
+		m.own.mobile = m.MobileHandler()
+	}
+	return m, nil
 }
 
 // Handler returns next wrapped by the middleware. Its signature is
@@ -117,6 +125,10 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 // document gets a writer that only gives an HTML page the Vary of the
 // document it is a variant of.
 func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	if h := m.ownEndpoint(r.URL.Path); h != nil {
+		h.ServeHTTP(w, r)
+		return
+	}
 	if m.skip != nil && m.skip(r) {
 		next.ServeHTTP(w, r)
 		return

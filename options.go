@@ -37,6 +37,7 @@ type config struct {
 	maxToken        int
 	logEvery        time.Duration
 	mobile          string
+	endpoints       string
 }
 
 // DefaultMaxFieldsSize is the most bytes of custom fields a token carries
@@ -62,7 +63,31 @@ func defaultConfig() config {
 		maxFields:       DefaultMaxFieldsSize,
 		maxToken:        DefaultMaxTokenSize,
 		logEvery:        DefaultLogInterval,
+		endpoints:       DefaultEndpoints,
 	}
+}
+
+// DefaultEndpoints is the path prefix under which the middleware answers
+// its own endpoints when [WithEndpoints] is not given.
+const DefaultEndpoints = "/chatwidget/"
+
+// WithEndpoints sets the path prefix under which the handlers that
+// [Middleware.Handler] returns answer the middleware's own endpoints, before
+// the wrapped handler (a router) sees the request, so that no route, however
+// broad and in whatever order, can shadow them: prefix+"token"
+// ([Middleware.TokenHandler], which [WithRefresh] fetches), prefix+"jwks.json"
+// ([Middleware.JWKSHandler]) and, with [WithMobileURLTemplate],
+// prefix+"mobile" ([Middleware.MobileHandler]). Other paths under the prefix
+// go to the wrapped handler. The prefix must begin and end with "/"; ""
+// turns the endpoints off, for a site that mounts the handlers itself.
+// Default: [DefaultEndpoints] ("/chatwidget/").
+//
+// They are on by default so that the refresh script works as soon as it is
+// configured, wherever the middleware wraps the site: the JWKS is public,
+// and the token endpoint answers only same-origin requests with the
+// requester's own token, which the page carries anyway.
+func WithEndpoints(prefix string) Option {
+	return func(c *config) { c.endpoints = prefix }
 }
 
 // WithTTL sets how long each token is valid: its exp claim is iat plus d.
@@ -265,7 +290,10 @@ func (c *config) validate(widgetID string) error {
 			errs = append(errs, errors.New("chatwidget: WithAudience was given an empty audience; pass the value the vendor expects in aud"))
 		}
 	}
-	errs = append(errs, checkRefresh(c.refresh, c.ttl), checkMobile(c.mobile, widgetID))
+	if p := c.endpoints; p != "" && (!strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") || strings.HasPrefix(p, "//") || !endpointPath.MatchString(p) || strings.Contains(p, "?")) {
+		errs = append(errs, fmt.Errorf("chatwidget: endpoints prefix %q must be a path that begins and ends with /, like /chatwidget/; or \"\" to turn the endpoints off", truncate(p, 40)))
+	}
+	errs = append(errs, checkRefresh(c.refresh, c.ttl, c.endpoints), checkMobile(c.mobile, widgetID))
 	return errors.Join(errs...)
 }
 

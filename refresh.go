@@ -15,7 +15,9 @@ type Refresh struct {
 	// Endpoint is the same-origin path where [Middleware.TokenHandler] is
 	// mounted, e.g. "/chatwidget/token". The script resolves it against the
 	// page's origin (location.origin), never against the document's base
-	// URL, which a <base href> in the page could point elsewhere. Required.
+	// URL, which a <base href> in the page could point elsewhere. Default:
+	// the token endpoint the middleware answers itself (see
+	// [WithEndpoints]); required when those are off.
 	Endpoint string
 	// Update names the vendor's JavaScript function that takes a fresh
 	// token, as a dotted path from window, e.g. "ChatWidget.setToken".
@@ -101,13 +103,16 @@ const refreshScript = `<script>(function(){var c=CONFIG,skew=JWT_NOW*1000-Date.n
 	`.then(function(j){busy=false;take(j,force)}).then(null,function(){busy=false;retry()})}catch(e){busy=false;retry()}}` +
 	`try{if(c.expired)window[c.expired]=function(){next(true)}}catch(e){}arm()})();</script>`
 
-// checkRefresh reports every problem with r for a TTL.
-func checkRefresh(r *Refresh, ttl time.Duration) error {
+// checkRefresh reports every problem with r for a TTL and the endpoints
+// prefix (see [WithEndpoints]).
+func checkRefresh(r *Refresh, ttl time.Duration, endpoints string) error {
 	if r == nil {
 		return nil
 	}
 	var errs []error
-	if !strings.HasPrefix(r.Endpoint, "/") || strings.HasPrefix(r.Endpoint, "//") || !endpointPath.MatchString(r.Endpoint) {
+	if r.Endpoint == "" && endpoints == "" {
+		errs = append(errs, errors.New("chatwidget: refresh endpoint is empty and WithEndpoints(\"\") turned the middleware's own token endpoint off; set Endpoint to the path where TokenHandler is mounted"))
+	} else if r.Endpoint != "" && (!strings.HasPrefix(r.Endpoint, "/") || strings.HasPrefix(r.Endpoint, "//") || !endpointPath.MatchString(r.Endpoint)) {
 		errs = append(errs, fmt.Errorf("chatwidget: refresh endpoint %q must be a path on this site, like /chatwidget/token, where TokenHandler is mounted", truncate(r.Endpoint, 40)))
 	}
 	if !jsPath.MatchString(r.Update) {
@@ -134,13 +139,18 @@ func (r *Refresh) before(ttl time.Duration) time.Duration {
 	return min(max(ttl/10, 5*time.Second), ttl/4)
 }
 
-// compileRefresh compiles r's script for a TTL; [config.validate] checked r.
-func compileRefresh(r *Refresh, ttl time.Duration) (snippetTemplate, error) {
+// compileRefresh compiles r's script for a TTL and the endpoints prefix;
+// [config.validate] checked r.
+func compileRefresh(r *Refresh, ttl time.Duration, endpoints string) (snippetTemplate, error) {
 	if r == nil {
 		return nil, nil
 	}
+	endpoint := r.Endpoint
+	if endpoint == "" {
+		endpoint = endpoints + tokenEndpoint
+	}
 	cfg, err := json.Marshal(map[string]any{ // escapes <, > and & for a script element
-		"endpoint": r.Endpoint, "update": r.Update, "logout": r.Logout,
+		"endpoint": endpoint, "update": r.Update, "logout": r.Logout,
 		"expired": r.ExpiredHook, "before": r.before(ttl).Milliseconds(),
 	})
 	if err != nil {

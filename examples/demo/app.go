@@ -161,8 +161,8 @@ func newApp(cfg appConfig) (site, error) {
 	mux.HandleFunc("POST /logout", a.logout)
 	mux.HandleFunc("GET /api/me", a.me)
 	// The visitor's token as JSON, for the refresh script (and any page
-	// that fetches it); JSON, so the middleware leaves it alone.
-	mux.Handle(tokenPath, mw.TokenHandler())
+	// that fetches it), is the middleware's own: it answers tokenPath
+	// (chatwidget.DefaultEndpoints + "token") before the mux sees it.
 	// The keys that verify the tokens, for the vendor and any verifier.
 	mux.Handle("GET "+jwksPath, mw.JWKSHandler())
 	// The stand-in vendor: its widget script and JSON pass through the
