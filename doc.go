@@ -74,11 +74,12 @@
 // a body are touched; application/xhtml+xml pages are left alone, since the
 // browser's XML parser would stop at the first byte of the snippet that is
 // not well-formed XML.
-// HEAD requests, 1xx, 204, 206, 3xx and 304 responses, responses with a
-// Content-Encoding or a Content-Range, downloads (Content-Disposition:
-// attachment), hijacked connections and everything
-// that is not HTML pass through byte for byte, with sendfile still used for
-// files. The resolver is called only for pages that get the widget.
+// 1xx, 204, 206, 3xx and 304 responses, responses with a Content-Encoding or
+// a Content-Range, downloads (Content-Disposition: attachment), hijacked
+// connections and everything that is not HTML pass through byte for byte,
+// with sendfile still used for files. A HEAD response gets the headers of the
+// page a GET would get, and no widget. The resolver is called only for pages
+// that get the widget (and for HEAD, to know their headers).
 //
 // The rewriter streams: what precedes the insertion point reaches the client
 // as it is written, except the few bytes of an end tag cut by a write
@@ -87,9 +88,16 @@
 //
 // # Headers
 //
-// A rewritten page loses Content-Length, a strong ETag and Accept-Ranges. A
-// page that carries a token also gets Cache-Control: private (public and
-// s-maxage removed) and Vary: Cookie, so that no shared cache stores it.
+// A rewritten page loses Content-Length, a strong ETag and Accept-Ranges.
+// Every response that a navigation to the same URL would give the widget,
+// whether it got it or not (a fetch, an iframe, a fragment, an anonymous
+// page), varies on Sec-Fetch-Dest, Sec-Purpose, Purpose, Hx-Request,
+// Turbo-Frame and Cookie. A page that carries a token is kept out of shared
+// caches and out of the browser's cache past the token's exp:
+// Cache-Control: private, with public, s-maxage, immutable and the
+// stale-while-revalidate kin removed and max-age clamped to the token's
+// life; Expires, Last-Modified, ETag and the CDN-targeted cache headers
+// (CDN-Cache-Control, Surrogate-Control, Edge-Control, X-Accel-Expires) go.
 //
 // # Order with other middleware
 //

@@ -41,7 +41,8 @@ type Middleware struct {
 // New reports every problem with its arguments and options at once, each
 // with what to do about it: a widget ID outside A-Z a-z 0-9 - _ (1 to 128
 // characters), a key that is not an RSA private key of at least 2048 bits
-// (encrypted, public, EC, garbage), a nil resolver, a template without a
+// (encrypted, public, Ed25519, garbage; an ECDSA P-256 key only with
+// [WithAlgorithm](ES256)), a nil resolver, a template without a
 // <script> element, a TTL outside 1s to 24h. Its errors never hold key
 // material.
 func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middleware, error) {
@@ -104,9 +105,12 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 // Sec-Fetch-Dest is set to anything but "document" (an iframe, a fetch: htmx
 // and Turbo fetch theirs) passes through untouched, except a
 // <link rel=prefetch> (Sec-Purpose or Purpose: prefetch), whose response
-// the browser keeps for a navigation. So do HEAD requests and, from clients
-// that send no Sec-Fetch-Dest, an htmx request (HX-Request) or a Turbo Frame
-// request (Turbo-Frame).
+// the browser keeps for a navigation. So does, from clients that send no
+// Sec-Fetch-Dest, an htmx request (HX-Request) or a Turbo Frame request
+// (Turbo-Frame); each of these gets only the Vary of the page it is a
+// variant of. A HEAD request gets the headers of the page, and no widget.
+// Requests under the endpoints prefix (see [WithEndpoints]) are answered by
+// the middleware.
 //
 // The wrapped handler inserts the widget right before the first </body> end
 // tag of each HTML response (see the package doc for the exact rules) and
