@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -28,8 +29,9 @@ func verifyCommand() *command {
 		short:    "check a token and print its claims",
 		doc: "Verify checks a token, given as the argument or on standard input when it is \"-\"\n" +
 			"or not given, as the vendor would: an RS256, PS256 or ES256 signature by the public\n" +
-			"key, exp and iat present and current, \"name\" a non-empty string and \"isLoggedIn\"\n" +
-			"true. It prints the claims as JSON and exits 0, or prints the reason and exits 1.",
+			"key (PS256 with a salt as long as the hash, as RFC 7518 requires), exp and iat present\n" +
+			"and current, \"name\" a non-empty string and \"isLoggedIn\" true. It prints the claims\n" +
+			"as JSON and exits 0, or prints the reason and exits 1.",
 		maxArgs: 1,
 		setup: func(fs *flag.FlagSet) action {
 			pubPath := fs.String("pub", "", "public key `file` (PEM \"PUBLIC KEY\", \"RSA PUBLIC KEY\" or \"CERTIFICATE\")")
@@ -81,37 +83,168 @@ func verify(e *env, pubPath, tokenArg string, leeway time.Duration) error {
 	return err
 }
 
-// verifyToken checks tok against pub and returns its claims, numbers kept
-// as they were written.
+// verifyToken checks tok as the vendor would, against the public key pub,
+// and returns its claims, numbers kept as they were written.
 func verifyToken(tok string, pub crypto.PublicKey, leeway time.Duration) (jwt.MapClaims, error) {
-	p := jwt.NewParser(
-		jwt.WithValidMethods(verifyAlgs),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithLeeway(leeway),
-		jwt.WithJSONNumber(),
-	)
-	claims := jwt.MapClaims{}
-	t, err := p.ParseWithClaims(tok, claims, func(t *jwt.Token) (any, error) {
-		return keyFor(t.Method.Alg(), pub)
-	})
+	_, claims, err := verifySignature(tok, []verifyKey{{pub: pub}})
 	if err != nil {
-		return nil, withKidHint(err, t, pub)
+		return nil, err
+	}
+	v := jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(leeway))
+	if err := v.Validate(claims); err != nil {
+		return nil, err
 	}
 	if _, ok := claims["iat"]; !ok {
 		return nil, errors.New("token is missing required claim: iat")
 	}
-	name, ok := claims["name"]
-	if !ok {
-		return nil, errors.New("missing claim name")
-	}
-	if s, _ := name.(string); s == "" {
-		return nil, fmt.Errorf("claim name is %s, not a non-empty string", claimJSON(name))
-	}
-	if claims["isLoggedIn"] != true {
-		return nil, fmt.Errorf("claim isLoggedIn is %s, not true", claimJSON(claims["isLoggedIn"]))
+	if err := checkIdentity(claims); err != nil {
+		return nil, err
 	}
 	return claims, nil
+}
+
+// checkIdentity reports whether claims hold what the widget needs to know
+// the visitor: a non-empty name and isLoggedIn true.
+func checkIdentity(claims jwt.MapClaims) error {
+	name, ok := claims["name"]
+	if !ok {
+		return errors.New("missing claim name")
+	}
+	if s, _ := name.(string); s == "" {
+		return fmt.Errorf("claim name is %s, not a non-empty string", claimJSON(name))
+	}
+	if claims["isLoggedIn"] != true {
+		return fmt.Errorf("claim isLoggedIn is %s, not true", claimJSON(claims["isLoggedIn"]))
+	}
+	return nil
+}
+
+// A verifyKey is a public key that a token may be verified with: a bare key
+// from a PEM file, which verifies whatever the token's kid with any algorithm
+// it suits, or a key of a key set, which verifies only tokens that carry its
+// kid (or none) and, when the set names one, only its alg.
+type verifyKey struct {
+	pub      crypto.PublicKey
+	inSet    bool
+	kid, alg string // of a key in a set
+}
+
+// verifySignature checks the signature of tok with one of keys and returns
+// the token and its claims, numbers kept as they were written, without
+// validating them. Only RS256, PS256 and ES256 are accepted, and PS256 only
+// with the salt length of RFC 7518.
+func verifySignature(tok string, keys []verifyKey) (*jwt.Token, jwt.MapClaims, error) {
+	p := jwt.NewParser(jwt.WithValidMethods(verifyAlgs), jwt.WithJSONNumber(), jwt.WithoutClaimsValidation())
+	claims := jwt.MapClaims{}
+	t, err := p.ParseWithClaims(tok, claims, func(t *jwt.Token) (any, error) {
+		return pickKey(t, keys)
+	})
+	if err != nil {
+		return t, nil, withKidHint(err, t, keys)
+	}
+	return t, claims, nil
+}
+
+// pickKey returns the key, or the keys, of keys that may verify t.
+func pickKey(t *jwt.Token, keys []verifyKey) (any, error) {
+	alg := t.Method.Alg()
+	kid, _ := t.Header["kid"].(string)
+	var (
+		cands    []crypto.PublicKey
+		firstErr error
+	)
+	for _, k := range keys {
+		if k.inSet && kid != "" && k.kid != kid {
+			continue
+		}
+		if err := k.suits(alg); err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		cands = append(cands, k.pub)
+	}
+	switch {
+	case len(cands) == 0 && firstErr != nil:
+		return nil, firstErr
+	case len(cands) == 0:
+		return nil, fmt.Errorf("the key set has no key with kid %q (it has %s)", kid, kids(keys))
+	case alg == chatwidget.PS256:
+		return pssKey(t, cands)
+	case len(cands) == 1:
+		return cands[0], nil
+	}
+	return jwt.VerificationKeySet{Keys: verificationKeys(cands)}, nil
+}
+
+// suits reports whether k may verify a token signed with alg.
+func (k verifyKey) suits(alg string) error {
+	if k.inSet && k.alg != "" && k.alg != alg {
+		return fmt.Errorf("the key %q of the key set is announced for %s, not for the token's %s; publish it with alg %s (chatwidget jwks -alg %s)", k.kid, k.alg, alg, alg, alg)
+	}
+	if _, err := keyFor(alg, k.pub); err != nil {
+		if k.inSet {
+			return fmt.Errorf("token is signed with %s, which the key %q of the key set, a %s, cannot verify", alg, k.kid, keyName(k.pub))
+		}
+		return err
+	}
+	return nil
+}
+
+// kids lists the kids of a key set for a message.
+func kids(keys []verifyKey) string {
+	if len(keys) == 0 {
+		return "no keys"
+	}
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if k.kid == "" {
+			b.WriteString("a key without kid")
+		} else {
+			fmt.Fprintf(&b, "%q", k.kid)
+		}
+	}
+	return b.String()
+}
+
+// verificationKeys converts keys for jwt.VerificationKeySet.
+func verificationKeys(keys []crypto.PublicKey) []jwt.VerificationKey {
+	out := make([]jwt.VerificationKey, len(keys))
+	for i, k := range keys {
+		out[i] = k
+	}
+	return out
+}
+
+// errPSSSalt is the failure of a PS256 signature that is valid but whose
+// salt is not as long as the hash.
+var errPSSSalt = errors.New("the PS256 signature's salt is not 32 bytes long, the SHA-256 length that RFC 7518 requires, so openssl, jose and jsonwebtoken reject it; sign with the salt length equal to the hash length (openssl: -sigopt rsa_pss_saltlen:digest)")
+
+// pssKey returns the key of cands that verifies the PS256 signature of t with
+// a salt as long as the SHA-256 hash, as RFC 7518 (section 3.5) requires;
+// golang-jwt's own PS256 accepts any salt length. A signature that only a
+// salt of another length explains is errPSSSalt; one that no key verifies is
+// left to the parser to report.
+func pssKey(t *jwt.Token, cands []crypto.PublicKey) (any, error) {
+	i := strings.LastIndexByte(t.Raw, '.')
+	digest := sha256.Sum256([]byte(t.Raw[:i]))
+	strict := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
+	for _, k := range cands {
+		if rsa.VerifyPSS(k.(*rsa.PublicKey), crypto.SHA256, digest[:], t.Signature, strict) == nil {
+			return k, nil
+		}
+	}
+	lenient := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto}
+	for _, k := range cands {
+		if rsa.VerifyPSS(k.(*rsa.PublicKey), crypto.SHA256, digest[:], t.Signature, lenient) == nil {
+			return nil, errPSSSalt
+		}
+	}
+	return cands[0], nil
 }
 
 // keyFor returns pub if it is the kind of key alg verifies with.
@@ -140,13 +273,14 @@ func keyName(pub crypto.PublicKey) string {
 	return fmt.Sprintf("%T key", pub)
 }
 
-// withKidHint adds to a signature failure that the token names another key.
-func withKidHint(err error, t *jwt.Token, pub crypto.PublicKey) error {
-	if t == nil || !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
+// withKidHint adds to a signature failure with a single bare key that the
+// token names another key.
+func withKidHint(err error, t *jwt.Token, keys []verifyKey) error {
+	if t == nil || len(keys) != 1 || keys[0].inSet || !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
 		return err
 	}
 	kid, _ := t.Header["kid"].(string)
-	want, terr := chatwidget.Thumbprint(pub)
+	want, terr := chatwidget.Thumbprint(keys[0].pub)
 	if kid == "" || terr != nil || kid == want {
 		return err
 	}
