@@ -13,7 +13,7 @@
 //	chatwidget verify -pub public.pem [-leeway 30s] [token | -]
 //	chatwidget snippet -widget ID -key private.pem [-embed file] [-customer-data file] [claims.json | -]
 //	chatwidget mobile-url -widget ID -key private.pem -template URL [claims.json | -]
-//	chatwidget jwks public.pem...
+//	chatwidget jwks [-alg RS256|PS256|ES256]... [-kid ID]... public.pem...
 //
 // A claims file is a JSON object: "name" (required), "email" and "sub" are
 // strings; every other key is a custom field shown to the agent, with a
