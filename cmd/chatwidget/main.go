@@ -12,8 +12,8 @@ import (
 // Exit codes.
 const (
 	exitOK      = 0
-	exitFailure = 1 // a bad key, a bad token, an unreadable file
-	exitUsage   = 2 // an unknown command or flag, a wrong number of arguments
+	exitFailure = 1 // a bad key, a bad token, an unreadable file, a failed check
+	exitUsage   = 2 // an unknown command or flag, a wrong number of arguments; a page check could not fetch
 )
 
 func main() {
@@ -28,13 +28,14 @@ type env struct {
 
 // A command is one subcommand: its name, the synopsis of its arguments, a
 // one-line summary for the command list, a description for -h, how many
-// positional arguments it takes (maxArgs < 0: no limit), and setup, which
-// defines its flags on fs and returns the action that runs once they are
-// parsed.
+// positional arguments it takes (maxArgs < 0: no limit), whether flags may
+// follow them (interspersed), and setup, which defines its flags on fs and
+// returns the action that runs once they are parsed.
 type command struct {
 	name, synopsis   string
 	short, doc       string
 	minArgs, maxArgs int
+	interspersed     bool
 	setup            func(fs *flag.FlagSet) action
 }
 
@@ -50,6 +51,7 @@ func commands() []*command {
 		snippetCommand(),
 		mobileURLCommand(),
 		jwksCommand(),
+		checkCommand(),
 	}
 }
 
@@ -95,10 +97,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func (c *command) run(e *env, args []string) error {
 	fs := c.flags(e)
 	act := c.setup(fs)
-	if err := c.parse(e, fs, args); err != nil {
+	args, err := c.parse(e, fs, args)
+	if err != nil {
 		return err
 	}
-	return act(e, fs.Args())
+	return act(e, args)
 }
 
 func find(cmds []*command, name string) *command {
@@ -116,7 +119,8 @@ func mainUsage(w io.Writer, cmds []*command) {
 		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.short)
 	}
 	fmt.Fprint(w, "\nRun 'chatwidget <command> -h' for the flags of a command.\n"+
-		"Exit status: 0 ok, 1 failure (bad key, bad token, I/O), 2 usage error.\n")
+		"Exit status: 0 ok, 1 failure (bad key, bad token, I/O, a check that failed),\n"+
+		"2 usage error (or, for check, a page that could not be fetched).\n")
 }
 
 // errHelp reports that usage was asked for and printed.
@@ -131,9 +135,22 @@ func usagef(format string, args ...any) error {
 	return &usageError{fmt.Sprintf(format, args...)}
 }
 
+// codeError is a failure with an exit code of its own, printed without the
+// usage.
+type codeError struct {
+	code int
+	err  error
+}
+
+func (e *codeError) Error() string { return e.err.Error() }
+func (e *codeError) Unwrap() error { return e.err }
+
 // exit prints err, if any, and returns the exit code it stands for.
 func (c *command) exit(e *env, err error) int {
-	var ue *usageError
+	var (
+		ue *usageError
+		ce *codeError
+	)
 	switch {
 	case err == nil || errors.Is(err, errHelp):
 		return exitOK
@@ -143,6 +160,9 @@ func (c *command) exit(e *env, err error) int {
 		}
 		fmt.Fprintf(e.stderr, "usage: chatwidget %s %s\nRun 'chatwidget %s -h' for details.\n", c.name, c.synopsis, c.name)
 		return exitUsage
+	case errors.As(err, &ce):
+		fmt.Fprintf(e.stderr, "chatwidget %s: %s\n", c.name, message(err))
+		return ce.code
 	}
 	fmt.Fprintf(e.stderr, "chatwidget %s: %s\n", c.name, message(err))
 	return exitFailure
@@ -172,23 +192,45 @@ func (c *command) flags(e *env) *flag.FlagSet {
 	return fs
 }
 
-// parse parses args into fs and checks the number of positional arguments
-// left. On -h it prints the usage to stdout and returns errHelp.
-func (c *command) parse(e *env, fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+// parse parses args into fs, checks the number of positional arguments and
+// returns them. On -h it prints the usage to stdout and returns errHelp.
+func (c *command) parse(e *env, fs *flag.FlagSet, args []string) ([]string, error) {
+	pos, err := parseFlags(fs, args, c.interspersed)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			c.usage(e.stdout)
-			return errHelp
+			return nil, errHelp
 		}
-		return &usageError{} // the flag package printed the reason
+		return nil, &usageError{} // the flag package printed the reason
 	}
-	switch n := fs.NArg(); {
+	switch n := len(pos); {
 	case n < c.minArgs:
-		return usagef("missing argument")
+		return nil, usagef("missing argument")
 	case c.maxArgs >= 0 && n > c.maxArgs:
-		return usagef("too many arguments: %q", fs.Args()[c.maxArgs:])
+		return nil, usagef("too many arguments: %q", pos[c.maxArgs:])
 	}
-	return nil
+	return pos, nil
+}
+
+// parseFlags parses args into fs and returns the positional arguments. The
+// flag package stops at the first of them; with interspersed, flags after
+// one are parsed too, until a "--", after which everything is positional.
+func parseFlags(fs *flag.FlagSet, args []string, interspersed bool) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if !interspersed || len(rest) == 0 {
+			return append(pos, rest...), nil
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }
 
 // usage prints the synopsis, description and flags of c to w.
