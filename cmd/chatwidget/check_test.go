@@ -15,6 +15,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -471,4 +472,114 @@ func jwksServer(t *testing.T, args ...string) string {
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// TestCheckUsage checks the command lines and pages that give exit 2.
+func TestCheckUsage(t *testing.T) {
+	t.Parallel()
+	site := newSite(t, chatwidget.KeyFile(testPriv), nil)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	u := site.srv.URL + "/"
+	tests := []struct {
+		name      string
+		args      []string
+		stderrHas string
+	}{
+		{"no URL", []string{"-pub", testPub}, "missing argument"},
+		{"two URLs", []string{u, u}, "too many arguments"},
+		{"not http", []string{"ftp://example.com/"}, "want an absolute http:// or https:// URL"},
+		{"relative URL", []string{"/account"}, "want an absolute http:// or https:// URL"},
+		{"-pub and -jwks", []string{u, "-pub", testPub, "-jwks", u + ".well-known/jwks.json"}, "give -pub or -jwks, not both"},
+		{"cookie without =", []string{u, "-cookie", "session"}, "want name=value"},
+		{"cookie name with a space", []string{u, "-cookie", "my session=a"}, "want name=value"},
+		{"cookie value with ;", []string{u, "-cookie", "session=a; b=c"}, "holds no ';'"},
+		{"no -pub file", []string{u, "-pub", "nope.pem"}, "no such file"},
+		{"-pub a private key", []string{u, "-pub", testPriv}, "a private key was given"},
+		{"relative -jwks", []string{u, "-jwks", "/jwks.json"}, "-jwks"},
+		{"bad -leftalone", []string{u, "-leftalone", "ftp://example.com/x"}, "-leftalone"},
+		{"zero timeout", []string{u, "-timeout", "0s"}, "-timeout 0s is not positive"},
+		{"unreachable", []string{closed.URL + "/"}, "fetch " + closed.URL + "/"},
+		{"flag after --", []string{"--", u, "-pub"}, "too many arguments"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			args := append([]string{"check"}, tc.args...)
+			r := cli(t, "", args...)
+			r.check(t, args, exitUsage, tc.stderrHas)
+			if r.stdout != "" {
+				t.Errorf("chatwidget %q: stdout = %q, want nothing", args, r.stdout)
+			}
+		})
+	}
+}
+
+func TestCheckExpiry(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	// As the claims of a decoded token: JSON numbers.
+	at := func(d time.Duration) json.Number { return json.Number(strconv.FormatInt(now.Add(d).Unix(), 10)) }
+	tests := []struct {
+		name   string
+		claims jwt.MapClaims
+		level  level
+		has    string
+	}{
+		{"fresh", jwt.MapClaims{"iat": at(0), "exp": at(10 * time.Minute)}, levelOK, "expires in 10m0s (exp 2027-01-15T08:10:00Z, lifetime 10m0s)"},
+		{"half gone", jwt.MapClaims{"iat": at(-5 * time.Minute), "exp": at(5 * time.Minute)}, levelOK, "expires in 5m0s"},
+		{"from a cache", jwt.MapClaims{"iat": at(-8 * time.Minute), "exp": at(2 * time.Minute)}, levelWarn, "2m0s of its 10m0s left"},
+		{"too close", jwt.MapClaims{"iat": at(-20 * time.Second), "exp": at(40 * time.Second)}, levelWarn, "expires in 40s"},
+		{"expired", jwt.MapClaims{"iat": at(-20 * time.Minute), "exp": at(-10 * time.Minute)}, levelFail, "expired 10m0s ago"},
+		{"expired now", jwt.MapClaims{"iat": at(-10 * time.Minute), "exp": at(0)}, levelFail, "expired 0s ago"},
+		{"issued in the future", jwt.MapClaims{"iat": at(2 * time.Minute), "exp": at(12 * time.Minute)}, levelFail, "issued 2m0s in the future"},
+		{"within the skew", jwt.MapClaims{"iat": at(10 * time.Second), "exp": at(10 * time.Minute)}, levelOK, "expires in"},
+		{"no exp", jwt.MapClaims{"iat": at(0)}, levelFail, "no valid exp claim"},
+		{"exp a string", jwt.MapClaims{"iat": at(0), "exp": "soon"}, levelFail, "no valid exp claim"},
+		{"no iat", jwt.MapClaims{"exp": at(time.Minute)}, levelFail, "no valid iat claim"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, _ := checkExpiry(tc.claims, now)
+			if f.level != tc.level || !strings.Contains(f.msg, tc.has) {
+				t.Errorf("checkExpiry(%v) = %s %q, want %s with %q", tc.claims, f.level, f.msg, tc.level, tc.has)
+			}
+		})
+	}
+}
+
+// TestCheckPSSSalt checks that check, as verify, refuses a page whose PS256
+// token openssl signed with a salt shorter than the hash.
+func TestCheckPSSSalt(t *testing.T) {
+	t.Parallel()
+	needOpenSSL(t)
+	now := time.Now()
+	claims := map[string]any{"name": "Alice", "isLoggedIn": true, "iat": now.Unix(), "exp": now.Add(10 * time.Minute).Unix()}
+	for _, tc := range []struct {
+		saltlen string
+		level   string
+		has     string
+	}{
+		{"32", "ok", "verified by"},
+		{"20", "FAIL", "salt is not 32 bytes long"},
+	} {
+		t.Run("saltlen "+tc.saltlen, func(t *testing.T) {
+			t.Parallel()
+			tok := opensslPS256(t, testPriv, tc.saltlen, claims)
+			page := pageHead + `<script data-chatwidget async src="https://widget.chatwidget.dev/v1/shop-1.js"></script>` +
+				`<script>window.chatWidgetCustomerData=function(done){done("` + tok + `")};</script>` + pageTail
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				w.Header().Set("Cache-Control", "private")
+				w.Header().Set("Vary", "Cookie")
+				fmt.Fprint(w, page)
+			}))
+			t.Cleanup(srv.Close)
+			args := []string{"check", srv.URL, "-cookie", aliceCookie, "-pub", testPub}
+			r := cli(t, "", args...)
+			got := reportLines(t, r.stdout)
+			if !slices.ContainsFunc(got["signature"], func(l string) bool { return strings.HasPrefix(l, tc.level+" ") && strings.Contains(l, tc.has) }) {
+				t.Errorf("chatwidget %q: signature = %q, want %s with %q", args, got["signature"], tc.level, tc.has)
+			}
+		})
+	}
 }

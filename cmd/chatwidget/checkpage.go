@@ -76,7 +76,7 @@ func placeProblem(n *html.Node) string {
 		case a.DataAtom == atom.Template:
 			return "it is inside <template>, whose content is inert: its scripts never run; move the snippet out of the template"
 		case a.DataAtom == atom.Noscript:
-			return "it is inside <noscript>: the markup before it is read differently with scripting on and off; close the <noscript> before the snippet"
+			return "it is inside <noscript>, whose content browsers with scripting on read as text, and those with scripting off do not run: move the snippet out of the <noscript> (and close every <noscript> before it)"
 		case a.DataAtom == atom.Head:
 			return "it is in <head>, not in <body>: place it before </body>"
 		case a.DataAtom == atom.Body:
