@@ -86,7 +86,7 @@ func checkCommand() *command {
 			timeout := fs.Duration("timeout", 30*time.Second, "how long each request may take")
 			return func(e *env, args []string) error {
 				c := &checker{cookies: strings.Join(cookies, "; "), pubPath: *pub, timeout: *timeout}
-				if err := c.setup(args[0], *jwksURL, leftAlone); err != nil {
+				if err := c.parseArgs(args[0], *jwksURL, leftAlone); err != nil {
 					return err
 				}
 				return c.run(e)
@@ -155,8 +155,8 @@ type checker struct {
 	keysFrom string      // names them in the report
 }
 
-// setup checks the URLs and reads the -pub key.
-func (c *checker) setup(page, jwksURL string, leftAlone []string) error {
+// parseArgs checks the URLs and reads the -pub key.
+func (c *checker) parseArgs(page, jwksURL string, leftAlone []string) error {
 	var err error
 	if c.page, err = httpURL(page); err != nil {
 		return usagef("URL %q: %v", page, err)
@@ -415,8 +415,6 @@ func keyOf(t *jwt.Token, keys []verifyKey) string {
 
 // fetchKeys fetches the JWKS at u and returns its keys.
 func fetchKeys(ctx context.Context, f *fetcher, u *url.URL) ([]verifyKey, error) {
-	ctx, cancel := context.WithTimeout(ctx, f.client.Timeout)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, err
