@@ -72,7 +72,8 @@ const (
 	pageTail = `</body></html>`
 )
 
-// A testSite is a site served through the real middleware.
+// A testSite is a site served through the real middleware, which answers
+// its JWKS at /chatwidget/jwks.json.
 type testSite struct {
 	mw  *chatwidget.Middleware
 	srv *httptest.Server
@@ -115,10 +116,17 @@ func newSite(t *testing.T, key chatwidget.Key, wrap func(http.Handler) http.Hand
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `{"name":"Alice"}`)
 	})
-	// An API that renders a partial of the layout, snippet included.
+	// An API that answers a partial of the layout, rendered with the
+	// snippet of the visitor (Snippet gives nothing to a fetch, SnippetFor
+	// does not know the request).
 	mux.HandleFunc("GET /api/partial", func(w http.ResponseWriter, r *http.Request) {
+		snippet, err := mw.SnippetFor(alice)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]string{"html": `<div>cart</div>` + string(mw.Snippet(r))})
+		json.NewEncoder(w).Encode(map[string]string{"html": `<div>cart</div>` + string(snippet)})
 	})
 	mux.HandleFunc("GET /logo.png", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "image/png")
@@ -128,7 +136,6 @@ func newSite(t *testing.T, key chatwidget.Key, wrap func(http.Handler) http.Hand
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `{}`)
 	})
-	mux.Handle("GET /.well-known/jwks.json", mw.JWKSHandler())
 	var h http.Handler = mw.Handler(mux)
 	if wrap != nil {
 		h = wrap(h)
@@ -371,7 +378,7 @@ func TestCheck(t *testing.T) {
 		},
 		{
 			name: "PS256 and kid by JWKS",
-			args: []string{ps256.srv.URL + "/", "-cookie", aliceCookie, "-jwks", ps256.srv.URL + "/.well-known/jwks.json"},
+			args: []string{ps256.srv.URL + "/", "-cookie", aliceCookie, "-jwks", ps256.srv.URL + "/chatwidget/jwks.json"},
 			want: []line{{"ok", "token", `PS256, kid "shop-2026"`}, {"ok", "signature", `(key "shop-2026")`}},
 		},
 		{
@@ -381,7 +388,7 @@ func TestCheck(t *testing.T) {
 		},
 		{
 			name: "ES256 by JWKS",
-			args: []string{es256.srv.URL + "/", "-cookie", aliceCookie, "-jwks", es256.srv.URL + "/.well-known/jwks.json"},
+			args: []string{es256.srv.URL + "/", "-cookie", aliceCookie, "-jwks", es256.srv.URL + "/chatwidget/jwks.json"},
 			want: []line{{"ok", "token", "ES256"}, {"ok", "signature", "verified"}},
 		},
 		{
@@ -392,7 +399,7 @@ func TestCheck(t *testing.T) {
 		},
 		{
 			name: "JWKS of another site",
-			args: []string{g + "/", "-cookie", aliceCookie, "-jwks", otherKey.srv.URL + "/.well-known/jwks.json"},
+			args: []string{g + "/", "-cookie", aliceCookie, "-jwks", otherKey.srv.URL + "/chatwidget/jwks.json"},
 			code: exitFailure,
 			want: []line{{"FAIL", "signature", "the key set has no key with kid"}},
 		},
