@@ -36,10 +36,10 @@ func checkCommand() *command {
 		synopsis:     "URL [-cookie name=value]... [-pub public.pem | -jwks URL] [-leftalone URL]... [-timeout 30s]",
 		short:        "check a live page's widget, token and headers, as a browser sees them",
 		interspersed: true,
-		doc: "Check fetches URL as a browser's navigation does (User-Agent, Accept, Sec-Fetch-Dest:\n" +
-			"document, Sec-Fetch-Mode: navigate, Sec-Fetch-Site: none, Sec-Fetch-User, Upgrade-\n" +
-			"Insecure-Requests), with the visitor's cookies, and prints one line per check, \"ok\",\n" +
-			"\"warn\" or \"FAIL\", each with what to do:\n" +
+		doc: "Check fetches URL as a browser's navigation does (User-Agent, Accept,\n" +
+			"Sec-Fetch-Dest: document, Sec-Fetch-Mode: navigate, Sec-Fetch-Site: none,\n" +
+			"Sec-Fetch-User, Upgrade-Insecure-Requests), with the visitor's cookies, and prints\n" +
+			"one line per check, \"ok\", \"warn\" or \"FAIL\", each with what to do:\n" +
 			"\n" +
 			"  fetch      the status and Content-Type of the page;\n" +
 			"  widget     exactly one <script data-chatwidget>, in <body>, where a browser runs it\n" +
@@ -66,7 +66,7 @@ func checkCommand() *command {
 		maxArgs: 1,
 		setup: func(fs *flag.FlagSet) action {
 			var cookies, leftAlone []string
-			fs.Func("cookie", "`name=value` of a cookie to send, e.g. the session cookie copied from the browser (repeatable)", func(s string) error {
+			fs.Func("cookie", "a cookie to send, as `name=value`: the session cookie copied from the browser (repeatable)", func(s string) error {
 				name, value, ok := strings.Cut(s, "=")
 				if !ok || !validCookieName(name) {
 					return errors.New("want name=value, with a cookie name of letters, digits and !#$%&'*+-.^_`|~")

@@ -356,7 +356,7 @@ func TestCheck(t *testing.T) {
 		{
 			name: "CSP nonce anonymous",
 			args: []string{cspGood.srv.URL + "/"},
-			want: []line{{"ok", "csp", "on the widget's 1 scripts matches"}},
+			want: []line{{"ok", "csp", "on the widget's script matches"}},
 		},
 		{
 			name: "CSP nonce mismatch",

@@ -189,10 +189,14 @@ func checkCSP(h http.Header, doc *html.Node, scripts []*html.Node) finding {
 			}
 		}
 	}
-	if len(nonces) == 0 {
-		return ok("csp", "%s allows the widget's %d scripts (%s)", ps[0].from, len(scripts), ps[0].directive)
+	which := "the widget's script"
+	if len(scripts) > 1 {
+		which = fmt.Sprintf("the widget's %d scripts", len(scripts))
 	}
-	return ok("csp", "nonce %q on the widget's %d scripts matches %s (%s)", strings.Join(nonces, `", "`), len(scripts), ps[0].from, ps[0].directive)
+	if len(nonces) == 0 {
+		return ok("csp", "%s allows %s (%s)", ps[0].from, which, ps[0].directive)
+	}
+	return ok("csp", "nonce %q on %s matches %s (%s)", strings.Join(nonces, `", "`), which, ps[0].from, ps[0].directive)
 }
 
 // blocked says why policy p blocks s, the i-th script of the snippet, or ""
