@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/gob"
 	"fmt"
 	"html/template"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 
 	"github.com/chatwidget/chatwidget"
@@ -67,6 +69,57 @@ func ExampleSessionResolver() {
 	_, err := chatwidget.New("my-widget", chatwidget.KeyRSA(key), resolver)
 	fmt.Println(err)
 	// Output: <nil>
+}
+
+// User is what a site keeps in its session: one gob-encoded value.
+type User struct {
+	ID    int64
+	Name  string
+	Email string
+}
+
+// This example reads the visitor from a session that holds a struct (a *User
+// under "user"), which SessionKeys cannot map. A cookie that does not decode
+// is anonymous, and the middleware logs the error at debug level only.
+func ExampleSessionResolverFunc() {
+	gob.Register(&User{}) // as the site's own session code does, for gorilla/sessions to encode it
+	store := sessions.NewCookieStore([]byte("32-byte-long-auth-key-for-demo!!"))
+	resolver := chatwidget.SessionResolverFunc(store, "session", func(_ *http.Request, s *sessions.Session) (*chatwidget.Visitor, error) {
+		u, ok := s.Values["user"].(*User)
+		if !ok {
+			return nil, nil // anonymous
+		}
+		return &chatwidget.Visitor{Name: u.Name, Email: u.Email, Subject: strconv.FormatInt(u.ID, 10),
+			Fields: map[string]any{"User ID": u.ID}}, nil
+	})
+	if _, err := chatwidget.New("my-widget", chatwidget.KeyRSA(key), resolver); err != nil {
+		log.Fatal(err)
+	}
+
+	// The site's login handler.
+	login := func(w http.ResponseWriter, r *http.Request) {
+		s, _ := store.Get(r, "session") // a new session if the cookie does not decode
+		s.Values["user"] = &User{ID: 1001, Name: "Alice Example", Email: "alice@example.com"}
+		if err := s.Save(r, w); err != nil {
+			http.Error(w, "cannot save the session", http.StatusInternalServerError)
+		}
+	}
+	rec := httptest.NewRecorder()
+	login(rec, httptest.NewRequest("POST", "/login", nil))
+
+	for _, cookie := range []*http.Cookie{rec.Result().Cookies()[0], {Name: "session", Value: "tampered"}} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.AddCookie(cookie)
+		v, err := resolver.Resolve(req)
+		if v != nil {
+			fmt.Printf("%+v\n", *v)
+		}
+		fmt.Println(err)
+	}
+	// Output:
+	// {Name:Alice Example Email:alice@example.com Subject:1001 Fields:map[User ID:1001]}
+	// <nil>
+	// session "session": cookie cannot be decoded: securecookie: the value is not valid
 }
 
 // New reports every configuration problem at once, each with what to do.

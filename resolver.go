@@ -72,6 +72,28 @@ type SessionKeys struct {
 // middleware logs at debug level only, since any visitor can send one. Other
 // errors of the store (a backend that is down) are logged as errors.
 func SessionResolver(store sessions.Store, name string, keys SessionKeys) Resolver {
+	return SessionResolverFunc(store, name, func(_ *http.Request, s *sessions.Session) (*Visitor, error) {
+		return keys.visitor(s.Values)
+	})
+}
+
+// SessionResolverFunc returns a [Resolver] that loads the session called
+// name from store and asks f who its visitor is, for sessions that
+// [SessionKeys] cannot map: a struct under one key (a gob-encoded *User, for
+// which the site calls gob.Register), or a user ID that f looks up in the
+// site's database with r's context. f returns nil, nil for an anonymous
+// visitor, and gets r so that a lookup ends when the client goes away.
+//
+// It treats the session as [SessionResolver] does: f is not called for a
+// session that the handler has just deleted (Options.MaxAge < 0: anonymous),
+// nor for a cookie that cannot be decoded (anonymous, with an error that the
+// middleware logs at debug level only), nor when the store fails (an error,
+// logged as one). An error of f is logged as an error, with the session's
+// name. If f is nil, SessionResolverFunc returns nil, which [New] rejects.
+func SessionResolverFunc(store sessions.Store, name string, f func(r *http.Request, s *sessions.Session) (*Visitor, error)) Resolver {
+	if f == nil {
+		return nil
+	}
 	return ResolverFunc(func(r *http.Request) (*Visitor, error) {
 		s, err := store.Get(r, name)
 		var decode interface{ IsDecode() bool } // securecookie's errors, single or multiple
@@ -84,7 +106,11 @@ func SessionResolver(store sessions.Store, name string, keys SessionKeys) Resolv
 		if s.Options != nil && s.Options.MaxAge < 0 {
 			return nil, nil // deleted by this request: logged out
 		}
-		return keys.visitor(s.Values)
+		v, err := f(r, s)
+		if err != nil {
+			return nil, fmt.Errorf("session %q: %w", name, err)
+		}
+		return v, nil
 	})
 }
 

@@ -1,7 +1,10 @@
 package chatwidget
 
 import (
+	"context"
+	"encoding/gob"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -116,4 +119,152 @@ type failingStore struct{ sessions.Store }
 
 func (failingStore) Get(*http.Request, string) (*sessions.Session, error) {
 	return nil, errors.New("backend down")
+}
+
+// sessionUser is a struct that a site keeps in its session under one key.
+type sessionUser struct {
+	ID   int
+	Name string
+	Plan string
+}
+
+// userVisitor is a function for SessionResolverFunc over sessions that hold
+// a *sessionUser under "user". It counts its calls in *calls and fails for
+// the user named "fail".
+func userVisitor(calls *int) func(*http.Request, *sessions.Session) (*Visitor, error) {
+	return func(r *http.Request, s *sessions.Session) (*Visitor, error) {
+		*calls++
+		u, ok := s.Values["user"].(*sessionUser)
+		if !ok {
+			return nil, nil
+		}
+		if u.Name == "fail" {
+			return nil, errors.New("user database down")
+		}
+		plan, _ := r.Context().Value(planKey{}).(string) // r is the request being resolved
+		return &Visitor{Name: u.Name, Subject: fmt.Sprint(u.ID), Fields: map[string]any{"Plan": plan}}, nil
+	}
+}
+
+// planKey is the context key of the plan a test request carries.
+type planKey struct{}
+
+func TestSessionResolverFunc(t *testing.T) {
+	gob.Register(&sessionUser{})
+	store := sessions.NewCookieStore([]byte("0123456789abcdef0123456789abcdef"))
+	rotated := sessions.NewCookieStore([]byte("another key, since rotated away."))
+	alice := map[any]any{"user": &sessionUser{ID: 1001, Name: "Alice"}}
+	tests := []struct {
+		name       string
+		store      sessions.Store
+		cookie     *http.Cookie
+		logout     bool // the handler deletes the session before Resolve
+		want       *Visitor
+		wantCalls  int
+		wantErr    string // "": no error
+		wantDecode bool   // the error is an *undecodableSessionError
+	}{
+		{name: "no cookie", store: store, wantCalls: 1},
+		{name: "struct value", store: store, cookie: sessionCookie(t, store, alice),
+			want: &Visitor{Name: "Alice", Subject: "1001", Fields: map[string]any{"Plan": "Pro"}}, wantCalls: 1},
+		{name: "other keys only", store: store, cookie: sessionCookie(t, store, map[any]any{"name": "Alice"}), wantCalls: 1},
+		{name: "function fails", store: store, cookie: sessionCookie(t, store, map[any]any{"user": &sessionUser{Name: "fail"}}),
+			wantCalls: 1, wantErr: `session "sess": user database down`},
+		{name: "deleted by the handler", store: store, cookie: sessionCookie(t, store, alice), logout: true},
+		{name: "tampered", store: store, cookie: &http.Cookie{Name: "sess", Value: "MTYx" + strings.Repeat("A", 40)},
+			wantErr: `session "sess": cookie cannot be decoded`, wantDecode: true},
+		{name: "signed with a rotated key", store: store, cookie: sessionCookie(t, rotated, alice),
+			wantErr: `session "sess": cookie cannot be decoded`, wantDecode: true},
+		{name: "store fails", store: failingStore{}, cookie: sessionCookie(t, store, alice), wantErr: `session "sess": backend down`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			r := SessionResolverFunc(tc.store, "sess", userVisitor(&calls))
+			req := httptest.NewRequest("GET", "/", nil)
+			req = req.WithContext(context.WithValue(req.Context(), planKey{}, "Pro"))
+			if tc.cookie != nil {
+				req.AddCookie(tc.cookie)
+			}
+			if tc.logout {
+				s, err := tc.store.Get(req, "sess")
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.Options.MaxAge = -1
+			}
+			got, err := r.Resolve(req)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.wantErr)) {
+				t.Fatalf("Resolve error = %v, want %q", err, tc.wantErr)
+			}
+			var undecodable *undecodableSessionError
+			if errors.As(err, &undecodable) != tc.wantDecode {
+				t.Errorf("Resolve error = %#v, want an *undecodableSessionError: %v", err, tc.wantDecode)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Resolve = %+v, want %+v", got, tc.want)
+			}
+			if calls != tc.wantCalls {
+				t.Errorf("f called %d times, want %d", calls, tc.wantCalls)
+			}
+		})
+	}
+}
+
+// TestSessionResolverFuncNil checks that a nil function gives a nil
+// Resolver, which New rejects at configuration time.
+func TestSessionResolverFuncNil(t *testing.T) {
+	store := sessions.NewCookieStore([]byte("0123456789abcdef0123456789abcdef"))
+	r := SessionResolverFunc(store, "sess", nil)
+	if r != nil {
+		t.Fatalf("SessionResolverFunc(store, name, nil) = %v, want nil", r)
+	}
+	if _, err := New("w1", KeyPEM(testKeyPEM(t)), r); err == nil || !strings.Contains(err.Error(), "resolver is nil") {
+		t.Errorf("New with SessionResolverFunc(store, name, nil): error = %v, want resolver is nil", err)
+	}
+}
+
+// TestSessionResolverFuncThroughMiddleware serves pages to the sessions of
+// TestSessionResolverFunc: a struct session gets its token; an undecodable
+// cookie the anonymous widget and one debug record; an error of the
+// function the anonymous widget and one error record.
+func TestSessionResolverFuncThroughMiddleware(t *testing.T) {
+	gob.Register(&sessionUser{})
+	store := sessions.NewCookieStore([]byte("0123456789abcdef0123456789abcdef"))
+	rotated := sessions.NewCookieStore([]byte("another key, since rotated away."))
+	logs := &logBuffer{}
+	debug := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	calls := 0
+	m := newTest(t, SessionResolverFunc(store, "sess", userVisitor(&calls)), nil, WithLogger(debug), WithLogInterval(0))
+	h := m.Handler(htmlHandler(page))
+	tests := []struct {
+		name     string
+		cookie   *http.Cookie
+		wantName string // the token's name claim; "": the anonymous widget
+		wantLog  string // what the one record must contain; "": no record
+	}{
+		{"struct session", sessionCookie(t, store, map[any]any{"user": &sessionUser{ID: 7, Name: "Alice"}}), "Alice", ""},
+		{"garbage", &http.Cookie{Name: "sess", Value: "garbage"}, "", "level=DEBUG"},
+		{"rotated", sessionCookie(t, rotated, map[any]any{"user": &sessionUser{Name: "Alice"}}), "", "level=DEBUG"},
+		{"function fails", sessionCookie(t, store, map[any]any{"user": &sessionUser{Name: "fail"}}), "", "level=ERROR"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(logs.String())
+			req := httptest.NewRequest("GET", "/", nil)
+			req.AddCookie(tc.cookie)
+			body := serve(h, req).Body.String()
+			if tc.wantName != "" {
+				if claims := parseToken(t, tokenIn(t, body)); claims["name"] != tc.wantName || claims["sub"] != "7" {
+					t.Errorf("claims = %v, want name %q and sub 7", claims, tc.wantName)
+				}
+			} else if strings.Contains(body, "done(") || !strings.Contains(body, "data-chatwidget") {
+				t.Errorf("page = %q, want the anonymous widget", body)
+			}
+			got := logs.String()[before:]
+			if tc.wantLog == "" && got != "" || tc.wantLog != "" && (strings.Count(got, "level=") != 1 || !strings.Contains(got, tc.wantLog)) {
+				t.Errorf("log = %q, want one record with %q", got, tc.wantLog)
+			}
+		})
+	}
 }
