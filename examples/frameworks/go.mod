@@ -6,6 +6,7 @@ replace github.com/chatwidget/chatwidget => ../..
 
 require (
 	github.com/a-h/templ v0.3.1100
+	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/chatwidget/chatwidget v0.0.0-00010101000000-000000000000
 	github.com/gin-gonic/gin v1.12.0
 	github.com/golang-jwt/jwt/v5 v5.3.1

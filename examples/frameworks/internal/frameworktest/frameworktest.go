@@ -13,6 +13,7 @@ import (
 	_ "embed"
 	"encoding/pem"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -327,4 +329,30 @@ func widget(t *testing.T, res *http.Response, body []byte) (tokens []string) {
 		t.Fatalf("page has %d <script %s> elements, want 1:\n%s", marked, marker, body)
 	}
 	return tokens
+}
+
+// Logs collects the records of a logger that a server's goroutines write
+// to while a test reads them.
+type Logs struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Logger returns a logger that writes text records of level and above to l.
+func (l *Logs) Logger(level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: level}))
+}
+
+// Write appends p to the records.
+func (l *Logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// String returns the records written so far.
+func (l *Logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
