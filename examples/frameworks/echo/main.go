@@ -1,14 +1,14 @@
 // Echo shows chatwidget as echo middleware, e.Use(echo.WrapMiddleware(mw.Handler)),
 // with writeErrors after it: WrapMiddleware returns a handler's error only
-// once chatwidget has finished the response, too late for echo's error handler
-// (the client would get an empty 200). The visitor comes from the session that
-// POST /login fills in (any name: a demo).
-// Run it from examples/frameworks: go run ./echo
+// once chatwidget has finished the response, too late for echo's error
+// handler (a 404 would reach the client as an empty 200). The visitor comes
+// from the gorilla/sessions session that POST /login fills in (any name: a
+// demo). Run it in examples/frameworks: openssl genrsa -out private.pem 2048;
+// go run ./echo
 package main
 
 import (
 	"crypto/rand"
-	"crypto/rsa"
 	"log"
 	"net/http"
 
@@ -18,11 +18,7 @@ import (
 )
 
 func main() {
-	key, err := rsa.GenerateKey(rand.Reader, 2048) // a real site: chatwidget.KeyFile("private.pem")
-	if err != nil {
-		log.Fatal(err)
-	}
-	e, err := newSite(chatwidget.KeyRSA(key), []byte(rand.Text()))
+	e, err := newSite(chatwidget.KeyFile("private.pem"), []byte(rand.Text())) // sessions end at restart
 	if err != nil {
 		log.Fatal(err)
 	}

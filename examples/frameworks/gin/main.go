@@ -1,14 +1,14 @@
-// Gin shows chatwidget with a gin engine. mw.Handler wraps the engine in the
-// http.Server, as gin's "custom HTTP configuration" does, not engine.Use: a
-// gin middleware cannot hand the handlers after it another writer (c.Writer
-// must be a gin.ResponseWriter), and from outside chatwidget sees every page
-// as gin writes it. The visitor comes from the gorilla/sessions session that
-// POST /login fills in. Run it from examples/frameworks: go run ./gin
+// Gin shows chatwidget with a gin engine: mw.Handler wraps the engine in the
+// http.Server (gin's "custom HTTP configuration"), not engine.Use, since a gin
+// middleware cannot hand the handlers after it another writer (c.Writer must
+// be a gin.ResponseWriter). Outside the engine, chatwidget sees each page as
+// gin writes it, 404s included. The visitor comes from the gorilla/sessions
+// session that POST /login fills in (any name: a demo). Run it in
+// examples/frameworks: openssl genrsa -out private.pem 2048; go run ./gin
 package main
 
 import (
 	"crypto/rand"
-	"crypto/rsa"
 	"html/template"
 	"io"
 	"log"
@@ -21,11 +21,7 @@ import (
 )
 
 func main() {
-	key, err := rsa.GenerateKey(rand.Reader, 2048) // a real site: chatwidget.KeyFile("private.pem")
-	if err != nil {
-		log.Fatal(err)
-	}
-	h, err := newSite(chatwidget.KeyRSA(key), []byte(rand.Text()))
+	h, err := newSite(chatwidget.KeyFile("private.pem"), []byte(rand.Text())) // sessions end at restart
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,12 +1,11 @@
-// Scs shows chatwidget with alexedwards/scs: a ResolverFunc reads the session
-// that LoadAndSave loads into the request's context, so mw.Handler goes inside
-// LoadAndSave (outside, scs panics: the page is anonymous, the panic logged).
-// POST /login takes any name (a demo). Run it in examples/frameworks: go run ./scs
+// Scs shows chatwidget with alexedwards/scs sessions: a ResolverFunc reads the
+// session that LoadAndSave loads into the request's context, so mw.Handler
+// goes inside LoadAndSave (outside it, scs panics: the page is anonymous and
+// the panic logged). POST /login puts any name in the session (a demo). Run it
+// in examples/frameworks: openssl genrsa -out private.pem 2048; go run ./scs
 package main
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
 	"io"
 	"log"
 	"net/http"
@@ -17,11 +16,7 @@ import (
 )
 
 func main() {
-	key, err := rsa.GenerateKey(rand.Reader, 2048) // a real site: chatwidget.KeyFile("private.pem")
-	if err != nil {
-		log.Fatal(err)
-	}
-	h, err := newSite(chatwidget.KeyRSA(key), scs.New()) // sessions in memory; scs has stores for Redis, SQL and more
+	h, err := newSite(chatwidget.KeyFile("private.pem"), scs.New()) // in memory; scs has stores for Redis, SQL…
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -2,15 +2,15 @@
 // page.templ) renders mw.Snippet(r) with templ.Raw before its footer. The mux
 // is still wrapped in mw.Handler, which finds the snippet's <script
 // data-chatwidget>, inserts nothing more, and keeps the page out of shared
-// caches. The visitor comes from the session that POST /login fills in (any
-// name: a demo). Run it from examples/frameworks: go run ./templ
+// caches. The visitor comes from the gorilla/sessions session that POST /login
+// fills in (any name: a demo). Run it in examples/frameworks: openssl genrsa
+// -out private.pem 2048; go run ./templ
 package main
 
 //go:generate go tool templ generate
 
 import (
 	"crypto/rand"
-	"crypto/rsa"
 	"io"
 	"log"
 	"net/http"
@@ -22,11 +22,7 @@ import (
 )
 
 func main() {
-	key, err := rsa.GenerateKey(rand.Reader, 2048) // a real site: chatwidget.KeyFile("private.pem")
-	if err != nil {
-		log.Fatal(err)
-	}
-	h, err := newSite(chatwidget.KeyRSA(key), []byte(rand.Text()))
+	h, err := newSite(chatwidget.KeyFile("private.pem"), []byte(rand.Text())) // sessions end at restart
 	if err != nil {
 		log.Fatal(err)
 	}
