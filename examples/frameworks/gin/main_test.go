@@ -72,7 +72,8 @@ func TestSkipNeeded(t *testing.T) {
 	}
 	notifies := make(chan bool, 1)
 	srv := frameworktest.Start(t, mw.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, ok := w.(http.CloseNotifier) //nolint:staticcheck // what gin's c.Stream uses
+		//lint:ignore SA1019 gin's c.Stream calls CloseNotify, deprecated or not
+		_, ok := w.(http.CloseNotifier)
 		notifies <- ok
 	})))
 	frameworktest.NewBrowser(t, srv).Navigate("/events")
