@@ -1,10 +1,10 @@
 // Gin shows chatwidget with a gin engine: mw.Handler wraps the engine in the
-// http.Server (gin's "custom HTTP configuration"), not engine.Use, since a gin
-// middleware cannot hand the handlers after it another writer (c.Writer must
-// be a gin.ResponseWriter). Outside the engine, chatwidget sees each page as
-// gin writes it, 404s included. The visitor comes from the gorilla/sessions
-// session that POST /login fills in (any name: a demo). Run it in
-// examples/frameworks: openssl genrsa -out private.pem 2048; go run ./gin
+// http.Server (gin's "custom HTTP configuration"). engine.Use would need an
+// adapter type that implements all of gin.ResponseWriter over chatwidget's
+// writer, since c.Writer must be one; outside the engine, chatwidget sees each
+// page as gin writes it, 404s included. The visitor comes from the
+// gorilla/sessions session that POST /login fills in (any name: a demo). Run
+// it in examples/frameworks: openssl genrsa -out private.pem 2048; go run ./gin
 package main
 
 import (
