@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/securecookie"
 )
 
+// main serves the site on 127.0.0.1:8080.
 func main() {
 	h, err := newSite(chatwidget.KeyFile("private.pem"), securecookie.GenerateRandomKey(32)) // logins end at restart
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
+// main serves the site on 127.0.0.1:8080.
 func main() {
 	e, err := newSite(chatwidget.KeyFile("private.pem"), []byte(rand.Text())) // sessions end at restart
 	if err != nil {

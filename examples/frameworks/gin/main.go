@@ -20,6 +20,7 @@ import (
 	"github.com/gorilla/sessions"
 )
 
+// main serves the site on 127.0.0.1:8080.
 func main() {
 	h, err := newSite(chatwidget.KeyFile("private.pem"), []byte(rand.Text())) // sessions end at restart
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/chatwidget/chatwidget"
 )
 
+// main serves the site on 127.0.0.1:8080.
 func main() {
 	h, err := newSite(chatwidget.KeyFile("private.pem"), scs.New()) // in memory; scs has stores for Redis, SQL…
 	if err != nil {
