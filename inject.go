@@ -275,10 +275,6 @@ func (j *injector) settleHead() error {
 	return err
 }
 
-// deciding reports whether j still holds the stream back, not knowing yet
-// whether it is a document: its decider has not been called.
-func (j *injector) deciding() bool { return j.pending != nil }
-
 // refusal says why the page gets no widget, if the injector gave up for
 // want of a place where a browser would run it safely; "" otherwise.
 func (j *injector) refusal() string { return j.refused }

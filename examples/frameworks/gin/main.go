@@ -35,9 +35,7 @@ func main() {
 func newSite(key chatwidget.Key, sessionKey []byte) (http.Handler, error) {
 	store := sessions.NewCookieStore(sessionKey)
 	mw, err := chatwidget.New("demo-widget", key,
-		chatwidget.SessionResolver(store, "session", chatwidget.SessionKeys{Name: "name", Fields: map[string]string{"Plan": "plan"}}),
-		// c.Stream calls CloseNotify, which chatwidget's writer lacks: skip streams.
-		chatwidget.WithSkip(func(r *http.Request) bool { return r.URL.Path == "/events" }))
+		chatwidget.SessionResolver(store, "session", chatwidget.SessionKeys{Name: "name", Fields: map[string]string{"Plan": "plan"}}))
 	if err != nil {
 		return nil, err
 	}

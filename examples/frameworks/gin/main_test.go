@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/chatwidget/chatwidget"
 	"github.com/chatwidget/chatwidget/examples/frameworks/internal/frameworktest"
 )
 
@@ -57,27 +56,5 @@ func TestEvents(t *testing.T) {
 				t.Errorf("Content-Type = %q, want gin's text/event-stream;charset=utf-8", ct)
 			}
 		})
-	}
-}
-
-// TestSkipNeeded checks the reason for newSite's WithSkip: the writer that
-// chatwidget hands a handler it may rewrite offers no http.CloseNotifier,
-// which gin's c.Stream calls without asking. When this fails, chatwidget
-// offers it: drop the WithSkip and this test.
-func TestSkipNeeded(t *testing.T) {
-	mw, err := chatwidget.New("demo-widget", frameworktest.Key(),
-		chatwidget.ResolverFunc(func(*http.Request) (*chatwidget.Visitor, error) { return nil, nil }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	notifies := make(chan bool, 1)
-	srv := frameworktest.Start(t, mw.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		//lint:ignore SA1019 gin's c.Stream calls CloseNotify, deprecated or not
-		_, ok := w.(http.CloseNotifier)
-		notifies <- ok
-	})))
-	frameworktest.NewBrowser(t, srv).Navigate("/events")
-	if <-notifies {
-		t.Error("chatwidget's writer is an http.CloseNotifier now: gin's c.Stream works through it, and newSite needs no WithSkip")
 	}
 }
