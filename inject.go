@@ -1537,7 +1537,10 @@ func (s *scanner) tagDone() event {
 		}
 	case tagScript:
 		s.state = sScript
-		if s.marker {
+		if s.marker && s.canInsert() {
+			// The widget placed by hand, where it runs: not inside a
+			// template, select or foreign content (an SVG script does
+			// not load the vendor's src).
 			return evMarker
 		}
 	case tagPlaintext:

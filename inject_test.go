@@ -121,6 +121,9 @@ var injectCases = []struct {
 	{"marker", "<script data-chatwidget src=x></script></body>", "<script data-chatwidget src=x></script></body>"},
 	{"marker upper case", "<SCRIPT DATA-CHATWIDGET></SCRIPT></body>", "<SCRIPT DATA-CHATWIDGET></SCRIPT></body>"},
 	{"marker on div", "<div data-chatwidget></div></body>", "<div data-chatwidget></div>" + testSnippet + "</body>"},
+	// A marked script counts only where it would run as the widget's.
+	{"marker in template", "<template><script data-chatwidget></script></template></body>", "<template><script data-chatwidget></script></template>" + testSnippet + "</body>"},
+	{"marker in svg", "<svg><script data-chatwidget></script></svg></body>", "<svg><script data-chatwidget></script></svg>" + testSnippet + "</body>"},
 	{"marker after body", "</body><script data-chatwidget></script>", testSnippet + "</body><script data-chatwidget></script>"},
 }
 
