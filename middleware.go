@@ -146,10 +146,18 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		r = r.WithContext(context.WithValue(r.Context(), writerKey{}, hw))
 		cw.r = r // the resolver sees what the handler did to it (gorilla/sessions keeps its registry in *r)
 	}
-	next.ServeHTTP(hw, r)
 	// Not deferred: after a panic the response is abandoned (net/http
 	// resets the connection), and writing the widget would hide that; the
-	// writer is then left to the garbage collector, not the pool.
+	// writer is then left to the garbage collector, not the pool, and only
+	// its handle goes dead.
+	returned := false
+	defer func() {
+		if !returned {
+			cw.gen.Add(1)
+		}
+	}()
+	next.ServeHTTP(hw, r)
+	returned = true
 	cw.finish()
 	cw.release()
 }

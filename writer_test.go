@@ -383,3 +383,32 @@ func TestSnippetHandsOutSafely(t *testing.T) {
 		}
 	})
 }
+
+// TestPanicKillsHandle checks that after a handler panics, the writer it
+// had is inert: a goroutine that kept it writes nowhere, whatever a
+// recoverer outside the middleware then does.
+func TestPanicKillsHandle(t *testing.T) {
+	m := newTest(t, fixed(alice), nil)
+	var kept http.ResponseWriter
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		kept = w
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, "<!DOCTYPE html><body>half")
+		panic("boom")
+	}))
+	rec := httptest.NewRecorder()
+	func() {
+		defer func() {
+			if p := recover(); p != "boom" {
+				t.Errorf("recovered %v, want the handler's panic", p)
+			}
+		}()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	}()
+	if _, err := io.WriteString(kept, "late</body>"); !errors.Is(err, errFinished) {
+		t.Errorf("write after the panic = %v, want errFinished", err)
+	}
+	if strings.Contains(rec.Body.String(), "late") {
+		t.Errorf("late bytes reached the response: %q", rec.Body)
+	}
+}
