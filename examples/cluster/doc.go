@@ -1,9 +1,9 @@
 // Package cluster tests the chatwidget middleware where sites run it: the
 // demo site (examples/demo) as several processes that share their sessions
-// in a real redis-server (package cluster/redisstore) and one key set across a key
-// rotation, behind a real nginx that balances them round-robin, caches and
-// compresses. Every component is started on loopback by the tests themselves
-// (package cluster/clustertest).
+// in a real redis-server (package examples/redisstore) and one key set
+// across a key rotation, behind a real nginx that balances them round-robin,
+// caches and compresses. Every component is started on loopback by the tests
+// themselves (package cluster/clustertest).
 //
 // The tests:
 //

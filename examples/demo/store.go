@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/chatwidget/chatwidget"
-	"github.com/chatwidget/chatwidget/examples/cluster/redisstore"
+	"github.com/chatwidget/chatwidget/examples/redisstore"
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 	"github.com/redis/go-redis/v9"

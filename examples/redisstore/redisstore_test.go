@@ -10,8 +10,7 @@ import (
 	"time"
 
 	"github.com/chatwidget/chatwidget"
-	"github.com/chatwidget/chatwidget/examples/cluster/clustertest"
-	"github.com/chatwidget/chatwidget/examples/cluster/redisstore"
+	"github.com/chatwidget/chatwidget/examples/redisstore"
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 	"github.com/redis/go-redis/v9"
@@ -23,7 +22,7 @@ var hashKey = []byte("redisstore-test-hash-key-0123456789")
 // newStore returns a Store in a new redis-server, and a client of it.
 func newStore(t *testing.T) (*redisstore.Store, *redis.Client) {
 	t.Helper()
-	c := clustertest.StartRedis(t).Client(t)
+	c := startRedis(t)
 	s, err := redisstore.New(c, hashKey)
 	if err != nil {
 		t.Fatal(err)
