@@ -1,7 +1,7 @@
 // Package placement is a real-browser security test of where
 // [github.com/chatwidget/chatwidget] puts its snippet. It holds only tests:
 //
-//	cd examples && go test -run TestPlacement -v ./placement/
+//	cd integration && go test -run TestPlacement -v ./placement/
 //
 // TestPlacement serves hostile pages (testdata/hostile, one attack per file,
 // each saying at its top what it tries) and a seeded random corpus through

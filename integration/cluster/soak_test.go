@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwidget/chatwidget/examples/cluster/clustertest"
+	"github.com/chatwidget/chatwidget/integration/cluster/clustertest"
 )
 
 // A soakConfig is the size of a soak run.

@@ -19,5 +19,5 @@
 //
 // The package holds only tests:
 //
-//	cd examples && go test -race ./faults
+//	cd integration && go test -race ./faults
 package faults

@@ -9,9 +9,9 @@
 // visitor with a session cookie, sid=0 to sid=N-1 (visitors.lua makes wrk go
 // round them), and each visitor has a token of their own.
 //
-// Run it from the repository (the go.work covers the examples module):
+// Run it from the repository (the go.work covers the integration module):
 //
-//	go run ./examples/loadtest -mode injected [-addr 127.0.0.1:0] [-visitors N] [-cpuprofile injected.pprof]
+//	go run ./integration/loadtest -mode injected [-addr 127.0.0.1:0] [-visitors N] [-cpuprofile injected.pprof]
 //
 // It listens on loopback only and prints its URL, e.g. http://127.0.0.1:41234/,
 // as the first line on stdout. It signs with a throwaway 2048-bit key made at

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwidget/chatwidget/examples/cluster/clustertest"
+	"github.com/chatwidget/chatwidget/integration/cluster/clustertest"
 )
 
 // startCluster starts redis-server, two instances of the demo and nginx in

@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/chatwidget/chatwidget/examples/cluster/clustertest"
+	"github.com/chatwidget/chatwidget/integration/cluster/clustertest"
 )
 
 // demoBin is the demo binary TestMain builds, which every test runs.

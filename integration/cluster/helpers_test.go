@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwidget/chatwidget/examples/cluster/clustertest"
+	"github.com/chatwidget/chatwidget/integration/cluster/clustertest"
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/net/html"
 )

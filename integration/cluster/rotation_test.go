@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwidget/chatwidget/examples/cluster/clustertest"
+	"github.com/chatwidget/chatwidget/integration/cluster/clustertest"
 )
 
 // A rotationStep is the flags of one step of the README's key rotation
