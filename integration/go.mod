@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/chatwidget/chatwidget v0.0.0-00010101000000-000000000000
+	github.com/chatwidget/chatwidget/examples v0.0.0-00010101000000-000000000000
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/golang-jwt/jwt/v5 v5.3.1
@@ -22,4 +23,7 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 )
 
-replace github.com/chatwidget/chatwidget => ../
+replace (
+	github.com/chatwidget/chatwidget => ../
+	github.com/chatwidget/chatwidget/examples => ../examples
+)

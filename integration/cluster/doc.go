@@ -3,7 +3,8 @@
 // in a real redis-server (package examples/redisstore) and one key set
 // across a key rotation, behind a real nginx that balances them round-robin,
 // caches and compresses. Every component is started on loopback by the tests
-// themselves (package cluster/clustertest).
+// themselves (package cluster/clustertest); the demo runs as
+// cluster/clusterdemo, its command with the accounts of the soak test.
 //
 // The tests:
 //

@@ -25,7 +25,7 @@ const settleTimeout = 2 * time.Second
 
 // findBrowser returns the Chromium or Chrome to drive: $CHROME_PATH, else the
 // first of the usual names on $PATH, else /usr/bin/chromium (Debian's
-// package); "" when there is none. It is examples/demo's.
+// package); "" when there is none. It is examples/demo/site's.
 func findBrowser() string {
 	if p := os.Getenv("CHROME_PATH"); p != "" {
 		return p

@@ -12,10 +12,11 @@ import (
 	"time"
 )
 
-// demoPackage is the import path of the demo site.
-const demoPackage = "github.com/chatwidget/chatwidget/examples/demo"
+// demoPackage is the import path of the demo site as the cluster runs it:
+// the demo's command with the load-test accounts.
+const demoPackage = "github.com/chatwidget/chatwidget/integration/cluster/clusterdemo"
 
-// BuildDemo builds the demo site into dir, with the race detector when race
+// BuildDemo builds the demo site (clusterdemo) into dir, with the race detector when race
 // is true, and returns the binary's path. Call it once, from TestMain: the
 // build takes seconds.
 func BuildDemo(dir string, race bool) (string, error) {
@@ -32,7 +33,7 @@ func BuildDemo(dir string, race bool) (string, error) {
 }
 
 // DemoConfig is how to run one instance of the demo; each field is one of
-// its flags.
+// its flags, or clusterdemo's -soak-users.
 type DemoConfig struct {
 	Bin        string        // from BuildDemo
 	WidgetID   string        // -widget; required
@@ -41,15 +42,15 @@ type DemoConfig struct {
 	Redis      string        // -redis, e.g. Redis.URL; empty: cookie sessions
 	Publish    []string      // -publish, each
 	TTL        time.Duration // -ttl; 0: the demo's default
-	SoakUsers  int           // -soak-users
+	SoakUsers  int           // clusterdemo's -soak-users
 	Refresh    bool          // -refresh
 }
 
 // args returns the demo's command line for c, listening on a port of the
 // system's choosing on loopback.
 func (c DemoConfig) args() []string {
-	args := []string{"-addr", "127.0.0.1:0", "-widget", c.WidgetID, "-key", c.KeyFile,
-		"-refresh=" + strconv.FormatBool(c.Refresh), "-soak-users", strconv.Itoa(c.SoakUsers)}
+	args := []string{"-soak-users", strconv.Itoa(c.SoakUsers), "--",
+		"-addr", "127.0.0.1:0", "-widget", c.WidgetID, "-key", c.KeyFile, "-refresh=" + strconv.FormatBool(c.Refresh)}
 	if c.Redis != "" {
 		args = append(args, "-redis", c.Redis)
 	}

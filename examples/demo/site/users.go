@@ -1,9 +1,7 @@
-package main
+package site
 
 import (
 	"encoding/json"
-	"strconv"
-	"strings"
 
 	"github.com/chatwidget/chatwidget"
 	"github.com/gorilla/sessions"
@@ -12,8 +10,8 @@ import (
 // sessionName is the name of the demo's session cookie.
 const sessionName = "demo"
 
-// A user is one of the demo's accounts.
-type user struct {
+// A User is one of the demo's accounts.
+type User struct {
 	Login string `json:"login"`           // the login form's value
 	Name  string `json:"name"`            // display name
 	Email string `json:"email,omitempty"` // empty: none known
@@ -23,29 +21,11 @@ type user struct {
 }
 
 // demoUsers returns the accounts one can log in as, in the login form's order.
-func demoUsers() []user {
-	return []user{
+func demoUsers() []User {
+	return []User{
 		{Login: "alice", Name: "Alice Example", Email: "alice@example.com", ID: "u-1001", Plan: "Pro"},
 		{Login: "bob", Name: "Bob Sample", ID: "u-2002", Phone: "+1 555 0100"},
 	}
-}
-
-// soakPrefix starts the logins of the load-test accounts.
-const soakPrefix = "soak-"
-
-// soakUser returns the load-test account called login, soak-N with N below
-// n written without leading zeros, or nil: "Soak User N", soak-N@example.test,
-// user ID u-soak-N.
-func soakUser(login string, n int) *user {
-	digits, ok := strings.CutPrefix(login, soakPrefix)
-	if !ok {
-		return nil
-	}
-	i, err := strconv.Atoi(digits)
-	if err != nil || i < 0 || i >= n || strconv.Itoa(i) != digits {
-		return nil
-	}
-	return &user{Login: login, Name: "Soak User " + digits, Email: login + "@example.test", ID: "u-" + login}
 }
 
 // sessionKeys says where the session keeps what the chat vendor is told.
@@ -66,7 +46,7 @@ func sessionKeys() chatwidget.SessionKeys {
 
 // saveTo replaces the values of s with u's, under the keys of [sessionKeys]
 // plus "login".
-func (u user) saveTo(s *sessions.Session) {
+func (u User) saveTo(s *sessions.Session) {
 	clear(s.Values)
 	s.Values["login"] = u.Login
 	s.Values["name"] = u.Name
@@ -81,11 +61,11 @@ func (u user) saveTo(s *sessions.Session) {
 // meResponse is the body of GET /api/me.
 type meResponse struct {
 	LoggedIn bool  `json:"loggedIn"`
-	User     *user `json:"user,omitempty"`
+	User     *User `json:"user,omitempty"`
 }
 
 // meJSON returns the body of GET /api/me for u (nil: anonymous).
-func meJSON(u *user) ([]byte, error) {
+func meJSON(u *User) ([]byte, error) {
 	b, err := json.Marshal(meResponse{LoggedIn: u != nil, User: u})
 	return append(b, '\n'), err
 }

@@ -1,4 +1,4 @@
-package main
+package site
 
 import (
 	"bytes"
@@ -86,27 +86,56 @@ func mustLoadKey(t *testing.T, path string) chatwidget.Key {
 	return k
 }
 
-// TestSoakUsers checks that -soak-users lets POST /login log in as soak-N
-// for N below it, and nothing else.
-func TestSoakUsers(t *testing.T) {
-	s := newTestApp(t, appConfig{WidgetID: testWidgetID, Key: testKey(), SoakUsers: 5, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+// TestAccounts checks that POST /login logs in as the accounts given beside
+// the demo's own, which the login form does not list, and as no other.
+func TestAccounts(t *testing.T) {
+	load := User{Login: "load-4", Name: "Load User 4", Email: "load-4@example.test", ID: "u-load-4"}
+	s := newTestApp(t, appConfig{WidgetID: testWidgetID, Key: testKey(), Accounts: []User{load},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	pub := parsePublicKey(t, s.PublicKey)
 	base, c := newTestClient(t, s)
-	res, body := loginAs("soak-4").do(t, c, base)
-	isVisitor(pub, visitor{
-		name: "Soak User 4", email: "soak-4@example.test", sub: "u-soak-4",
-		fields: map[string]string{"User ID": "u-soak-4"},
-	})(t, res, body)
-	for _, login := range []string{"soak-5", "soak-04", "soak--1", "soak-", "soak-x"} {
-		res, _ := loginAs(login).do(t, c, base)
-		if res.StatusCode != http.StatusBadRequest {
-			t.Errorf("login as %q: status %d, want 400", login, res.StatusCode)
-		}
+	// The form lists the demo's own users only.
+	res, body := get("/").do(t, c, base)
+	hasNo(`value="load-4"`)(t, res, body)
+	if !strings.Contains(string(body), `value="alice"`) {
+		t.Errorf("home page has no login form listing alice:\n%s", body)
 	}
-	// Without -soak-users there are none.
+	res, body = loginAs("load-4").do(t, c, base)
+	isVisitor(pub, visitor{
+		name: "Load User 4", email: "load-4@example.test", sub: "u-load-4",
+		fields: map[string]string{"User ID": "u-load-4"},
+	})(t, res, body)
+	_, body = get("/api/me").do(t, c, base)
+	if want := `"login":"load-4"`; !strings.Contains(string(body), want) {
+		t.Errorf("/api/me after logging in as load-4 = %s, want it to contain %s", body, want)
+	}
+	if res, _ := loginAs("load-5").do(t, c, base); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("login as load-5: status %d, want 400", res.StatusCode)
+	}
+	// Without accounts there are none.
 	base, c = newTestClient(t, newTestSite(t, testKey(), io.Discard))
-	if res, _ := loginAs("soak-0").do(t, c, base); res.StatusCode != http.StatusBadRequest {
-		t.Errorf("login as soak-0 without SoakUsers: status %d, want 400", res.StatusCode)
+	if res, _ := loginAs("load-4").do(t, c, base); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("login as load-4 without accounts: status %d, want 400", res.StatusCode)
+	}
+}
+
+// TestAccountsRefused checks that an account without a login of its own is
+// refused before the site serves.
+func TestAccountsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		accounts []User
+	}{
+		{"no login", []User{{Name: "Nobody"}}},
+		{"a demo user's login", []User{{Login: "alice", Name: "Another Alice"}}},
+		{"twice the same login", []User{{Login: "load-0", Name: "A"}, {Login: "load-0", Name: "B"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := newApp(appConfig{Origin: "http://127.0.0.1:8080", WidgetID: testWidgetID, Key: testKey(), Accounts: tc.accounts})
+			if err == nil || !strings.Contains(err.Error(), "login of its own") {
+				t.Errorf("newApp(Accounts: %+v) error = %v, want one asking for a login of its own", tc.accounts, err)
+			}
+		})
 	}
 }
 
@@ -131,7 +160,7 @@ func TestLoadPublished(t *testing.T) {
 
 // TestOpenRedisStoreErrors checks what -redis refuses before any request:
 // no or a short CHATWIDGET_SESSION_KEY, a bad URL, a server that does not
-// answer; and that run prints nothing then.
+// answer; and that Run prints nothing then.
 func TestOpenRedisStoreErrors(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
 	nowhere := "unix://" + filepath.Join(t.TempDir(), "none.sock")
@@ -154,9 +183,9 @@ func TestOpenRedisStoreErrors(t *testing.T) {
 		})
 	}
 	var stdout bytes.Buffer
-	err := run([]string{"-redis", nowhere, "-addr", "no-port"}, func(string) string { return "" }, &stdout, io.Discard)
+	err := Run([]string{"-redis", nowhere, "-addr", "no-port"}, func(string) string { return "" }, &stdout, io.Discard)
 	if err == nil || stdout.Len() != 0 {
-		t.Errorf("run(-redis without a session key) = %v, printed %q; want an error and nothing printed", err, stdout.String())
+		t.Errorf("Run(-redis without a session key) = %v, printed %q; want an error and nothing printed", err, stdout.String())
 	}
 }
 

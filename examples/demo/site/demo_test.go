@@ -1,4 +1,4 @@
-package main
+package site
 
 import (
 	"bytes"
@@ -473,7 +473,7 @@ func isExactly(ct string, want []byte) check {
 // anonymous).
 func meBody(t *testing.T, login string) []byte {
 	t.Helper()
-	var u *user
+	var u *User
 	for _, du := range demoUsers() {
 		if du.Login == login {
 			u = &du
@@ -734,7 +734,6 @@ func TestParseConfig(t *testing.T) {
 		"CHATWIDGET_REFRESH":     "false",
 		"CHATWIDGET_REDIS":       "127.0.0.1:6379",
 		"CHATWIDGET_PUBLISH":     "next.pem" + string(filepath.ListSeparator) + "prev.pem",
-		"CHATWIDGET_SOAK_USERS":  "50",
 	}
 	tests := []struct {
 		name    string
@@ -746,16 +745,16 @@ func TestParseConfig(t *testing.T) {
 		{name: "defaults", want: config{Addr: "127.0.0.1:8080", WidgetID: "demo-widget", TTL: 10 * time.Minute, Refresh: true}},
 		{name: "env", env: env, want: config{
 			Addr: "127.0.0.1:9000", Origin: "https://env.example", KeyFile: "env.pem", WidgetID: "env-widget", SessionKey: env["CHATWIDGET_SESSION_KEY"], TTL: 2 * time.Minute,
-			Redis: "127.0.0.1:6379", Publish: []string{"next.pem", "prev.pem"}, SoakUsers: 50,
+			Redis: "127.0.0.1:6379", Publish: []string{"next.pem", "prev.pem"},
 		}},
 		{
 			name: "flags over env",
 			args: []string{"-addr", ":0", "-origin", "http://localhost:8443", "-key", "flag.pem", "-widget", "flag-widget", "-ttl", "90s", "-refresh",
-				"-redis", "unix:///run/redis.sock", "-publish", "a.pem", "-publish", "b.pem", "-soak-users", "3"},
+				"-redis", "unix:///run/redis.sock", "-publish", "a.pem", "-publish", "b.pem"},
 			env: env,
 			want: config{
 				Addr: ":0", Origin: "http://localhost:8443", KeyFile: "flag.pem", WidgetID: "flag-widget", SessionKey: env["CHATWIDGET_SESSION_KEY"], TTL: 90 * time.Second, Refresh: true,
-				Redis: "unix:///run/redis.sock", Publish: []string{"a.pem", "b.pem"}, SoakUsers: 3,
+				Redis: "unix:///run/redis.sock", Publish: []string{"a.pem", "b.pem"},
 			},
 		},
 		{name: "refresh off", args: []string{"-refresh=false"}, want: config{Addr: "127.0.0.1:8080", WidgetID: "demo-widget", TTL: 10 * time.Minute}},
@@ -765,8 +764,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad -refresh", args: []string{"-refresh=maybe"}, wantErr: true},
 		{name: "bad CHATWIDGET_TTL", env: map[string]string{"CHATWIDGET_TTL": "ten minutes"}, wantErr: true},
 		{name: "bad CHATWIDGET_REFRESH", env: map[string]string{"CHATWIDGET_REFRESH": "yes please"}, wantErr: true},
-		{name: "bad CHATWIDGET_SOAK_USERS", env: map[string]string{"CHATWIDGET_SOAK_USERS": "many"}, wantErr: true},
-		{name: "negative -soak-users", args: []string{"-soak-users", "-1"}, wantErr: true},
+		{name: "no -soak-users any more", args: []string{"-soak-users", "3"}, wantErr: true},
 		{name: "empty -publish", args: []string{"-publish", ""}, wantErr: true},
 		{name: "-origin with a slash", args: []string{"-origin", "https://demo.example/"}, wantErr: true},
 		{name: "-origin without a scheme", args: []string{"-origin", "demo.example"}, wantErr: true},
@@ -787,7 +785,7 @@ func TestParseConfig(t *testing.T) {
 }
 
 // TestPublicKeyVerifiesTokens checks that the public key the app reports,
-// which run prints, verifies the tokens it issues, whether its key comes from
+// which Run prints, verifies the tokens it issues, whether its key comes from
 // a file or is a throwaway one.
 func TestPublicKeyVerifiesTokens(t *testing.T) {
 	throwaway, err := loadKey("")
@@ -815,7 +813,7 @@ func TestPublicKeyVerifiesTokens(t *testing.T) {
 	}
 }
 
-// TestRunBadKeyFile checks that run refuses a -key file that holds no usable
+// TestRunBadKeyFile checks that Run refuses a -key file that holds no usable
 // private key, with chatwidget.New's error naming the file, and prints
 // nothing.
 func TestRunBadKeyFile(t *testing.T) {
@@ -832,17 +830,17 @@ func TestRunBadKeyFile(t *testing.T) {
 	for _, name := range []string{"public.pem", "garbage.pem", "missing.pem"} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(dir, name)
-			// A bad widget ID too: should the key be accepted, run fails
+			// A bad widget ID too: should the key be accepted, Run fails
 			// (chatwidget.New reports every problem at once) instead of
 			// serving forever.
 			args := []string{"-key", path, "-widget", "not valid!", "-addr", "127.0.0.1:0"}
 			var stdout bytes.Buffer
-			err := run(args, func(string) string { return "" }, &stdout, io.Discard)
+			err := Run(args, func(string) string { return "" }, &stdout, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), "chatwidget:") || !strings.Contains(err.Error(), path) {
-				t.Errorf("run(%q) error = %v, want chatwidget's key error naming %s", args, err, path)
+				t.Errorf("Run(%q) error = %v, want chatwidget's key error naming %s", args, err, path)
 			}
 			if stdout.Len() != 0 {
-				t.Errorf("run(%q) printed %q, want nothing", args, stdout.String())
+				t.Errorf("Run(%q) printed %q, want nothing", args, stdout.String())
 			}
 		})
 	}

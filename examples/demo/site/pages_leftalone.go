@@ -1,4 +1,4 @@
-package main
+package site
 
 // This file holds the pages listed under "What is left alone" on the home
 // page: responses the chatwidget middleware passes through byte for byte (an

@@ -1,13 +1,15 @@
-package main
+package site
 
 import (
 	"bytes"
 	"context"
 	"crypto"
 	"embed"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/chatwidget/chatwidget"
@@ -49,10 +51,10 @@ type appConfig struct {
 	// signing key (chatwidget.WithPublishedKeys): the next key before a
 	// rotation, the previous one until its tokens expire.
 	Published []crypto.PublicKey
-	// SoakUsers, when positive, lets POST /login log in as soak-0 …
-	// soak-(SoakUsers-1) too, accounts that the login form does not list,
-	// for load tests.
-	SoakUsers int
+	// Accounts are more users POST /login accepts beside the demo's own,
+	// which the login form does not list (a load test's); each needs a
+	// Login of its own. Nil: none.
+	Accounts []User
 }
 
 // A site is the demo site newApp builds.
@@ -82,11 +84,11 @@ const minSessionKey = 32
 
 // app holds the demo's state; its methods are the handlers.
 type app struct {
-	users     []user
-	soakUsers int // see appConfig.SoakUsers
-	store     sessions.Store
-	pages     map[string]*template.Template
-	logger    *slog.Logger
+	users    []User          // the login form's choices
+	accounts map[string]User // appConfig.Accounts, by login
+	store    sessions.Store
+	pages    map[string]*template.Template
+	logger   *slog.Logger
 }
 
 // newApp returns the demo site: its pages wrapped by the chatwidget
@@ -145,7 +147,10 @@ func newApp(cfg appConfig) (site, error) {
 	if err != nil {
 		return site{}, err
 	}
-	a := &app{users: demoUsers(), soakUsers: cfg.SoakUsers, store: store, pages: pages, logger: logger}
+	a := &app{users: demoUsers(), store: store, pages: pages, logger: logger}
+	if a.accounts, err = accountsByLogin(a.users, cfg.Accounts); err != nil {
+		return site{}, err
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.page("home", "Home"))
 	mux.HandleFunc("GET /about", a.page("about", "About"))
@@ -193,8 +198,8 @@ func parsePages() (map[string]*template.Template, error) {
 // pageData is what the page templates are given.
 type pageData struct {
 	Title string
-	User  *user  // nil: anonymous
-	Users []user // the login form's choices
+	User  *User  // nil: anonymous
+	Users []User // the login form's choices
 	Nonce string // the CSP nonce the page's own scripts carry
 	CSP   string // the Content-Security-Policy of the response
 }
@@ -204,7 +209,7 @@ type pageData struct {
 // is anonymous, and w deletes it, so that the chatwidget resolver logs its
 // error for one page only. A store that fails (Redis down) makes the visitor
 // anonymous for this request and keeps the cookie.
-func (a *app) currentUser(w http.ResponseWriter, r *http.Request) *user {
+func (a *app) currentUser(w http.ResponseWriter, r *http.Request) *User {
 	s, err := a.store.Get(r, sessionName)
 	if err != nil && !isDecodeError(err) {
 		a.logger.Error("demo: read session", "error", err)
@@ -221,15 +226,32 @@ func (a *app) currentUser(w http.ResponseWriter, r *http.Request) *user {
 	return a.user(login)
 }
 
-// user returns the demo user called login, or nil: one of a.users, or a
-// load-test account (see appConfig.SoakUsers).
-func (a *app) user(login string) *user {
+// user returns the demo user called login, or nil: one of a.users, or one
+// of a.accounts.
+func (a *app) user(login string) *User {
 	for i := range a.users {
 		if a.users[i].Login == login {
 			return &a.users[i]
 		}
 	}
-	return soakUser(login, a.soakUsers)
+	if u, ok := a.accounts[login]; ok {
+		return &u
+	}
+	return nil
+}
+
+// accountsByLogin returns accounts by their logins, which must be set and
+// differ from one another and from those of users.
+func accountsByLogin(users, accounts []User) (map[string]User, error) {
+	m := make(map[string]User, len(accounts))
+	for _, u := range accounts {
+		_, taken := m[u.Login]
+		if u.Login == "" || taken || slices.ContainsFunc(users, func(d User) bool { return d.Login == u.Login }) {
+			return nil, fmt.Errorf("account %q: each account needs a login of its own", u.Login)
+		}
+		m[u.Login] = u
+	}
+	return m, nil
 }
 
 // cacheControl returns next with its Cache-Control set to cc.

@@ -1,4 +1,4 @@
-package main
+package site
 
 // TestBrowser drives headless Chromium through the demo, with the stand-in
 // vendor (widgetsim) verifying every token as a real vendor would: it is the
