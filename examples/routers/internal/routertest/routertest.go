@@ -1,6 +1,6 @@
 // Package routertest holds what the router examples' tests share: a fixed
 // test key, a table-test runner whose requests log in the way the examples'
-// demo resolvers expect, and checks of a response that read the page with
+// stand-in resolvers expect (the user cookie), and checks of a response that read the page with
 // golang.org/x/net/html and verify the token with github.com/golang-jwt/jwt/v5,
 // an implementation that is not chatwidget's.
 package routertest
@@ -15,12 +15,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/chatwidget/chatwidget"
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
@@ -36,35 +35,27 @@ const marker = "data-chatwidget"
 //go:embed testdata/private.pem
 var keyPEM []byte
 
-// KeyFile writes the fixed 2048-bit test key (made with `openssl genrsa
-// -out private.pem 2048`) to a file in a temporary directory and returns its
-// path, for the examples' -key code path.
-func KeyFile(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "private.pem")
-	if err := os.WriteFile(path, keyPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
+// Key returns the fixed 2048-bit test key (made with `openssl genrsa -out
+// private.pem 2048`), for the examples' handlers to sign with.
+func Key() chatwidget.Key { return chatwidget.KeyPEM(keyPEM) }
 
-// PublicKey returns the RSA public key in b, which must be one PEM
-// "PUBLIC KEY" block (PKIX), as chatwidget's PublicKeyPEM returns.
-func PublicKey(t *testing.T, b []byte) *rsa.PublicKey {
+// PublicKey returns the public half of [Key], read with crypto/x509, which
+// verifies the tokens of the examples' pages.
+func PublicKey(t *testing.T) *rsa.PublicKey {
 	t.Helper()
-	block, rest := pem.Decode(b)
-	if block == nil || block.Type != "PUBLIC KEY" || len(bytes.TrimSpace(rest)) != 0 {
-		t.Fatalf("public key = %q, want one PUBLIC KEY block", b)
+	block, _ := pem.Decode(keyPEM)
+	if block == nil || block.Type != "PRIVATE KEY" {
+		t.Fatalf("testdata/private.pem holds no PRIVATE KEY block")
 	}
-	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
-		t.Fatalf("x509.ParsePKIXPublicKey: %v", err)
+		t.Fatalf("x509.ParsePKCS8PrivateKey: %v", err)
 	}
-	rk, ok := pub.(*rsa.PublicKey)
+	rk, ok := k.(*rsa.PrivateKey)
 	if !ok {
-		t.Fatalf("public key is a %T, want an *rsa.PublicKey", pub)
+		t.Fatalf("test key is a %T, want an *rsa.PrivateKey", k)
 	}
-	return rk
+	return &rk.PublicKey
 }
 
 // Get sends GET url with c, logged in as user (the [UserCookie] cookie; ""
@@ -299,6 +290,19 @@ func Gzipped(checks ...Check) Check {
 		decoded.ContentLength = -1
 		for _, check := range checks {
 			check(t, &decoded, plain)
+		}
+	}
+}
+
+// WidgetBefore returns a check that the widget's marker comes before s in
+// the body: the page placed the snippet itself, where the middleware, which
+// inserts it right before </body>, would not.
+func WidgetBefore(s string) Check {
+	return func(t *testing.T, _ *http.Response, body []byte) {
+		t.Helper()
+		m, i := bytes.Index(body, []byte(marker)), bytes.Index(body, []byte(s))
+		if m < 0 || i < 0 || m > i {
+			t.Errorf("body has %s at %d and %q at %d, want the widget first:\n%s", marker, m, s, i, body)
 		}
 	}
 }
