@@ -764,7 +764,6 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad -refresh", args: []string{"-refresh=maybe"}, wantErr: true},
 		{name: "bad CHATWIDGET_TTL", env: map[string]string{"CHATWIDGET_TTL": "ten minutes"}, wantErr: true},
 		{name: "bad CHATWIDGET_REFRESH", env: map[string]string{"CHATWIDGET_REFRESH": "yes please"}, wantErr: true},
-		{name: "no -soak-users any more", args: []string{"-soak-users", "3"}, wantErr: true},
 		{name: "empty -publish", args: []string{"-publish", ""}, wantErr: true},
 		{name: "-origin with a slash", args: []string{"-origin", "https://demo.example/"}, wantErr: true},
 		{name: "-origin without a scheme", args: []string{"-origin", "demo.example"}, wantErr: true},
