@@ -181,6 +181,7 @@ func TestBrowserClobberedVendor(t *testing.T) {
 		chatwidget.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
 		chatwidget.WithTTL(clobberTTL),
 		chatwidget.WithTokenCacheBytes(0), // every answer a fresh token, the first one included
+		chatwidget.WithEndpoints(""),      // the mux below answers tokenPath, to count and hold requests
 		chatwidget.WithEmbedTemplate(widgetsim.EmbedTemplate(origin, simPrefix)),
 		chatwidget.WithCustomerDataTemplate(widgetsim.CustomerDataTemplate()),
 		chatwidget.WithRefresh(refresh))
