@@ -5,7 +5,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -194,11 +193,3 @@ func openssl(t testing.TB, dir string, args ...string) []byte {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// newInjector returns an injector that inserts snippet, known from the
-// start (the middleware's decides it through resetPending).
-func newInjector(w io.Writer, snippet []byte) *injector {
-	j := &injector{}
-	j.reset(w, snippet)
-	return j
-}

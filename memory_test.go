@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+
+	"github.com/chatwidget/chatwidget/internal/testpage"
 )
 
 // TestConstantMemory streams a large page through the middleware and checks
@@ -21,7 +23,7 @@ func TestConstantMemory(t *testing.T) {
 	if testing.Short() {
 		mb = 8
 	}
-	chunk := realisticPage(64 << 10)
+	chunk := testpage.Realistic(64 << 10)
 	chunk = chunk[:len(chunk)-len("</body>\n</html>\n")] // no end tags until the very end
 	m := newTest(t, fixed(alice), nil)
 	var before, peak runtime.MemStats

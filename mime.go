@@ -1,6 +1,10 @@
 package chatwidget
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/chatwidget/chatwidget/internal/rewrite"
+)
 
 // contentType is a response's MIME type as a browser reads its
 // Content-Type header lines (the Fetch standard's "extract a MIME type"):
@@ -172,7 +176,7 @@ func parseMIME(s string) (essence, charset string, bad, ok bool) {
 		if !strings.EqualFold(name, "charset") {
 			continue
 		}
-		bad = bad || labelEncoding(val) == encOther
+		bad = bad || rewrite.LabelEncoding(val) == rewrite.EncodingOther
 		if charset == "" {
 			charset = val
 		}

@@ -1,7 +1,6 @@
 package chatwidget
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,90 +9,6 @@ import (
 
 	"github.com/gorilla/sessions"
 )
-
-// TestLongEndTagNames checks that end tags whose names begin like body or
-// html but are longer are released at once: Flush reaches the client and the
-// widget goes before the real </body>.
-func TestLongEndTagNames(t *testing.T) {
-	var b strings.Builder
-	b.WriteString("<!DOCTYPE html><html><body>")
-	for range 200 {
-		b.WriteString("<header-navigation-bar><a href=/>Home</a></header-navigation-bar><button-group-primary>x</button-group-primary>\n")
-	}
-	b.WriteString("</body></html>")
-	page := b.String()
-	var out bytes.Buffer
-	j := newInjector(&out, []byte(testSnippet))
-	for i := 0; i < len(page); i += 512 {
-		j.Write([]byte(page[i:min(i+512, len(page))]))
-		j.Flush()
-		if held := min(i+512, len(page)) - out.Len(); held > len("</body></html>") && out.Len() < len(page)-20 {
-			t.Fatalf("after %d bytes and a flush, %d bytes are held", min(i+512, len(page)), held)
-		}
-	}
-	j.Close()
-	if want := strings.Replace(page, "</body>", testSnippet+"</body>", 1); out.String() != want {
-		t.Fatalf("widget not right before </body>: at %d of %d", strings.Index(out.String(), testSnippet), len(page))
-	}
-}
-
-// TestMaxHoldLimitsIgnoreWriteBoundaries checks that the documented limits
-// give the same output whether the page comes in one write or in many.
-func TestMaxHoldLimitsIgnoreWriteBoundaries(t *testing.T) {
-	filler := strings.Repeat("<i>x</i>", maxHold/8+4)
-	pages := []string{
-		"<html></html>" + filler + "</body>",                      // </body> too long after </html>
-		"<html></html><p></body>",                                 // </body> soon after </html>
-		filler + "<!DOCTYPE html><p>x",                            // a document sign past maxHold: a fragment
-		"<p>" + strings.Repeat("x", maxHold-20) + "<html></body>", // a sign just within maxHold
-		"<body></body a='" + filler + "'>",                        // a long </body> tag
-	}
-	for _, p := range pages {
-		for _, pending := range []bool{false, true} {
-			one := run(p, pending, len(p))
-			for _, size := range []int{1, 7, 100, 4096} {
-				if got := run(p, pending, size); got != one {
-					t.Errorf("pending=%v, page %.40q…: writes of %d give %.60q…, one write gives %.60q…", pending, p, size, got, one)
-				}
-			}
-		}
-	}
-}
-
-// run feeds page to an injector in writes of size and returns the output.
-func run(page string, pending bool, size int) string {
-	var out bytes.Buffer
-	j := newInjector(&out, []byte(testSnippet))
-	if pending {
-		j.resetPending(&out, &recordingDecider{snippet: []byte(testSnippet)}, encUTF8)
-	}
-	for i := 0; i < len(page); i += size {
-		j.Write([]byte(page[i:min(i+size, len(page))]))
-	}
-	j.Close()
-	return out.String()
-}
-
-// TestHoldStaysBounded writes a 1 MiB fragment and a 1 MiB tail after
-// </html> in single writes: nothing of them is copied into the hold buffer.
-func TestHoldStaysBounded(t *testing.T) {
-	big := bytes.Repeat([]byte("<li>x</li>"), 1<<17)
-	for name, page := range map[string][]byte{
-		"fragment":   big,
-		"after html": append([]byte("<html><body>x</html>"), big...),
-	} {
-		for _, pending := range []bool{false, true} {
-			j := newInjector(io.Discard, []byte(testSnippet))
-			if pending {
-				j.resetPending(io.Discard, &recordingDecider{snippet: []byte(testSnippet)}, encUTF8)
-			}
-			j.Write(page)
-			if c := cap(j.hold); c > maxHold {
-				t.Errorf("%s, pending=%v: hold buffer grew to %d bytes", name, pending, c)
-			}
-		}
-	}
-}
 
 // unwrapOnly is an outer middleware's writer that embeds the
 // ResponseWriter and offers Unwrap, as Go 1.20+ recommends, but no Flush.

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/chatwidget/chatwidget/internal/rewrite"
 	"golang.org/x/net/html"
 )
 
@@ -58,7 +59,7 @@ type snippetTemplate []part
 
 // compileTemplates compiles the embed, customer-data and anonymous
 // templates, and reports every problem of the three at once. The first
-// <script> start tag of the embed gets markerAttr.
+// <script> start tag of the embed gets [rewrite.MarkerAttr].
 func compileTemplates(embed, customerData, anonymous, widgetID string) (e, cd, anon snippetTemplate, err error) {
 	if !widgetIDPattern.MatchString(widgetID) {
 		// validate reports the ID; check the templates as they would be
@@ -106,7 +107,7 @@ func compileTemplate(name, src, widgetID string, marker bool) (snippetTemplate, 
 				at := off + len("<script")
 				t = appendLiteral(t, src[lit:at])
 				if marker && scripts == 0 {
-					t = appendLiteral(t, " "+markerAttr+`=""`)
+					t = appendLiteral(t, " "+rewrite.MarkerAttr+`=""`)
 				}
 				t = append(t, part{slot: slotNonce})
 				lit = at

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/chatwidget/chatwidget/internal/testpage"
 )
 
 // typicalVisitor returns the i-th of many distinct logged-in visitors,
@@ -72,7 +74,7 @@ func newBenchVisitors(b *testing.B, n int) *benchVisitors {
 	if err != nil {
 		b.Fatal(err)
 	}
-	bv.h = bv.m.Handler(chunked("text/html; charset=utf-8", realisticPage(10<<10)))
+	bv.h = bv.m.Handler(chunked("text/html; charset=utf-8", testpage.Realistic(10<<10)))
 	return bv
 }
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/chatwidget/chatwidget/internal/rewrite"
 )
 
 // sniffLen is how many bytes net/http looks at to sniff a content type.
@@ -65,9 +67,9 @@ type responseWriter struct {
 	handed    signed
 	handedOut bool
 	handedBy  *Middleware
-	private   bool      // the headers were made private for a token
-	varied    bool      // the headers got pageVary
-	inj       *injector // never nil; kept across requests by the pool
+	private   bool              // the headers were made private for a token
+	varied    bool              // the headers got pageVary
+	inj       *rewrite.Injector // never nil; kept across requests by the pool
 	snippet   []byte
 	// gen counts the responses cw served: the handle a handler got is live
 	// only while gen is the one it was made with (see handle).
@@ -80,13 +82,13 @@ var (
 	_ http.Flusher        = flusher{}
 	_ http.Hijacker       = hijacker{}
 	_ io.ReaderFrom       = readerFrom{}
-	_ decider             = (*responseWriter)(nil)
+	_ rewrite.Decider     = (*responseWriter)(nil)
 	_ http.ResponseWriter = finishedWriter{}
 )
 
 func newResponseWriter(w http.ResponseWriter, r *http.Request, m *Middleware, variant bool) *responseWriter {
 	cw := writerPool.Get().(*responseWriter)
-	// The injector is left as release left it: choose resets it before any
+	// The injector is left as Release left it: choose resets it before any
 	// use, and most responses never use it. It is behind a pointer so that
 	// its scanner's stack is not copied or cleared for them.
 	inj, snippet := cw.inj, cw.snippet[:0]
@@ -100,12 +102,12 @@ func newResponseWriter(w http.ResponseWriter, r *http.Request, m *Middleware, va
 // writerPool keeps response writers, their buffers and their interface
 // wrappers between requests: passing a response through then allocates
 // only its handle (BenchmarkMiddleware/json-10KB).
-var writerPool = sync.Pool{New: func() any { return &responseWriter{inj: new(injector)} }}
+var writerPool = sync.Pool{New: func() any { return &responseWriter{inj: new(rewrite.Injector)} }}
 
 // release returns cw to the pool once the handler has returned, dropping
 // what belongs to the request.
 func (cw *responseWriter) release() {
-	keep := cw.inj.release() && cap(cw.snippet) <= 16<<10
+	keep := cw.inj.Release() && cap(cw.snippet) <= 16<<10
 	cw.w, cw.r, cw.m, cw.sniffed, cw.handed, cw.handedBy = nil, nil, nil, nil, signed{}, nil
 	if keep {
 		writerPool.Put(cw) // else let an unusually large buffer go
@@ -298,16 +300,16 @@ func (cw *responseWriter) chooseSniffed(head []byte) {
 
 // choose ends the sniffing phase for a body of type ct, declared or (then
 // sniffed is the sniffed Content-Type) sniffed. An HTML page in an encoding
-// the snippet may go into is held for the injector, which calls decide once
+// the snippet may go into is held for the injector, which calls Decide once
 // it knows whether the body is a document; anything else passes.
 func (cw *responseWriter) choose(ct contentType, sniffed string) {
 	if !cw.injectable(ct) {
 		cw.commit(passing)
 		return
 	}
-	enc := labelEncoding(ct.charset)
+	enc := rewrite.LabelEncoding(ct.charset)
 	switch {
-	case enc == encOther || ct.mixed:
+	case enc == rewrite.EncodingOther || ct.mixed:
 		if !cw.variant {
 			cw.refused = "the page's encoding is not one the snippet may go into, or its Content-Type values disagree"
 		}
@@ -324,26 +326,26 @@ func (cw *responseWriter) choose(ct contentType, sniffed string) {
 	cw.phase = holding
 	if sniffed != "" {
 		cw.contentType = sniffed
-	} else if enc == encUnknown {
+	} else if enc == rewrite.EncodingUnknown {
 		// As net/http does for a sniffed page; and a <meta charset> the
 		// page lets through can no longer switch the encoding.
 		cw.contentType = "text/html; charset=utf-8"
 	}
-	cw.inj.resetPending(cw.w, cw, enc)
+	cw.inj.Reset(cw.w, cw, enc)
 	if header(cw.r.Header, "Sec-Fetch-Dest") == "document" || cw.r.Method == http.MethodHead {
 		// A navigation: the response is a document, with no need to wait
 		// for a sign of one. A HEAD response gets the headers of the
 		// page a GET would get.
-		cw.inj.knownDocument()
+		cw.inj.KnownDocument()
 	}
 }
 
-// decide is called by the injector when it knows whether the body is a
+// Decide is called by the injector when it knows whether the body is a
 // document; it ends the holding phase. For a document it renders the
 // snippet for the visitor and makes the headers true of the page; then the
 // headers go out. It returns the snippet, or nil when nothing is to be
 // inserted.
-func (cw *responseWriter) decide(document bool) []byte {
+func (cw *responseWriter) Decide(document bool) []byte {
 	var snippet []byte
 	if document {
 		snippet = cw.render()
@@ -366,7 +368,7 @@ func (cw *responseWriter) render() []byte {
 	if snippet == nil {
 		return nil
 	}
-	if cw.inj.encoding() == encASCII && !isASCII(snippet) {
+	if cw.inj.Encoding() == rewrite.EncodingASCII && !isASCII(snippet) {
 		cw.refused = "the snippet is not ASCII, and the page's encoding is not UTF-8"
 		return nil
 	}
@@ -466,7 +468,7 @@ func (cw *responseWriter) finish() {
 	if cw.phase == holding || cw.phase == injecting {
 		cw.inj.Close()
 		if reason == "" {
-			reason = cw.inj.refusal()
+			reason = cw.inj.Refusal()
 		}
 	}
 	if cw.phase != hijacked {

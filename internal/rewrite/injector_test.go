@@ -1,4 +1,4 @@
-package chatwidget
+package rewrite
 
 import (
 	"bytes"
@@ -51,7 +51,7 @@ func oracle(page []byte) int {
 func hasMarker(z *html.Tokenizer) bool {
 	for {
 		k, _, more := z.TagAttr()
-		if string(k) == markerAttr {
+		if string(k) == MarkerAttr {
 			return true
 		}
 		if !more {
@@ -76,7 +76,7 @@ func inject(page []byte, cuts ...int) []byte {
 	return feed(j, &out, page, cuts...)
 }
 
-func feed(j *injector, out *bytes.Buffer, page []byte, cuts ...int) []byte {
+func feed(j *Injector, out *bytes.Buffer, page []byte, cuts ...int) []byte {
 	prev := 0
 	for _, c := range cuts {
 		j.Write(page[prev:c])
@@ -85,6 +85,14 @@ func feed(j *injector, out *bytes.Buffer, page []byte, cuts ...int) []byte {
 	j.Write(page[prev:])
 	j.Close()
 	return out.Bytes()
+}
+
+// newInjector returns an injector that inserts snippet, known from the
+// start (the middleware's decides it through Reset).
+func newInjector(w io.Writer, snippet []byte) *Injector {
+	j := &Injector{}
+	j.resetSnippet(w, snippet)
+	return j
 }
 
 var injectCases = []struct {
@@ -230,7 +238,7 @@ type recordingDecider struct {
 	snippet  []byte
 }
 
-func (d *recordingDecider) decide(document bool) []byte {
+func (d *recordingDecider) Decide(document bool) []byte {
 	d.calls++
 	d.document = document
 	if !document {
@@ -266,8 +274,8 @@ func TestInjectPending(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
 			d := &recordingDecider{snippet: []byte(testSnippet)}
-			j := &injector{}
-			j.resetPending(&out, d, encUTF8)
+			j := &Injector{}
+			j.Reset(&out, d, EncodingUTF8)
 			for _, w := range tc.writes {
 				j.Write([]byte(w))
 			}
@@ -362,7 +370,7 @@ func FuzzInject(f *testing.F) {
 			var got bytes.Buffer
 			j := newInjector(&got, []byte(placementSnippet))
 			if pending {
-				j.resetPending(&got, &recordingDecider{snippet: []byte(placementSnippet)}, encUTF8)
+				j.Reset(&got, &recordingDecider{snippet: []byte(placementSnippet)}, EncodingUTF8)
 			}
 			for k, piece := range [][]byte{page[:a], page[a:b], page[b:]} {
 				j.Write(piece)
@@ -404,111 +412,86 @@ func FuzzInject(f *testing.F) {
 	})
 }
 
-var _ io.WriteCloser = (*injector)(nil)
-
-// TestFastPathsExhaustive holds the fast paths (whole tags and script data
-// read within one write) to the tokenizer on every short sequence over small
-// alphabets of the bytes and pieces that steer them: quotes, '=', '/', white
-// space, '>', a </body> that a value or a script must hide, script escapes,
-// and the '<' and '?' that the word tests flag by mistake. Each sequence is
-// placed where a fast path reads it (inside a tag, after an attribute
-// value, in a script) and followed by a </body> end tag and enough text for
-// the fast path to run. The comments case holds the resumable states that
-// read comments to the same.
-func TestFastPathsExhaustive(t *testing.T) {
-	cases := []struct {
-		name, prefix string
-		alphabet     []string
-		length       int
-	}{
-		{"tag", "<p", []string{"a", " ", "/", "=", `"`, "'", ">", "</body>"}, 6},
-		{"attributes", "<p ", []string{"a", " ", "/", "=", `"`, "'", ">", "</body>"}, 6},
-		{"attributes after a value", `<p a="x" `, []string{"b", "?", "<", "=", `="`, `"`, "></body>", " "}, 6},
-		{"end tag", "</p", []string{"a", " ", "/", "=", `"`, ">", "</body>"}, 5},
-		{"comment", "<!--", []string{"a", "-", "!", ">", "</body>"}, 7},
-		{"script tag", "<script", []string{"a", " ", "/", "=", `"`, ">", "</body>", "data-chatwidget", "DATA-CHATWIDGET"}, 5},
-		{"script", "<script>", []string{"x", "<", "/", "!", "-", ">", " ", "script", "sCrIpT", "</body>"}, 5},
-		{"script escapes", "<script>", []string{"<!--", "-->", "<script>", "</script>", "<SCRIPT ", "</script/", "</body>", "<!-", "--", ">", "x"}, 4},
+// TestLongEndTagNames checks that end tags whose names begin like body or
+// html but are longer are released at once: Flush reaches the client and the
+// widget goes before the real </body>.
+func TestLongEndTagNames(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("<!DOCTYPE html><html><body>")
+	for range 200 {
+		b.WriteString("<header-navigation-bar><a href=/>Home</a></header-navigation-bar><button-group-primary>x</button-group-primary>\n")
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if testing.Short() && tc.length > 5 {
-				tc.length = 5
-			}
-			seq := make([]int, 0, tc.length)
-			var page bytes.Buffer
-			n := 0
-			var walk func()
-			walk = func() {
-				page.Reset()
-				page.WriteString(tc.prefix)
-				for _, k := range seq {
-					page.WriteString(tc.alphabet[k])
-				}
-				page.WriteString(`></body>                `)
-				p := page.Bytes()
-				n++
-				checkFastPath(t, p, n%16 == 0) // the parser judges a sample: it costs 20 times the rest
-				if len(seq) == tc.length {
-					return
-				}
-				for k := range tc.alphabet {
-					seq = append(seq, k)
-					walk()
-					seq = seq[:len(seq)-1]
-				}
-			}
-			walk()
-		})
-	}
-}
-
-// TestWatchedNames checks, whole and cut at every offset, the tags whose
-// names the scanner acts on, in every case and with attributes: raw-text
-// start tags whose text holds a </body>, and the start and end tags that
-// mark a document or the insertion point.
-func TestWatchedNames(t *testing.T) {
-	names := []string{"iframe", "noembed", "noframes", "noscript", "plaintext", "script",
-		"style", "textarea", "title", "xmp"}
-	var pages []string
-	for _, name := range names {
-		for _, n := range []string{name, strings.ToUpper(name), strings.ToUpper(name[:1]) + name[1:]} {
-			for _, attrs := range []string{"", ` a="1"`, " a='>'", "/"} {
-				pages = append(pages, "<!DOCTYPE html><body><"+n+attrs+">x</body>y</"+n+"></body>")
-			}
-		}
-	}
-	pages = append(pages,
-		"<HTML><p>x</p>", "<Body class=\"a\"><p>x</p>", "<p>x</p></BODY >y</body>",
-		"<p>x</p></Html a='>'>y</body>", "<p>x</p></bodyx></body>", "<p>x</p></htm></body>")
-	for _, page := range pages {
-		p := []byte(page + "                ")
-		exp := checkFastPath(t, p, true)
-		for cut := 0; cut <= len(p); cut++ {
-			if got := inject(p, cut); !bytes.Equal(got, exp) {
-				t.Fatalf("Inject(%q) cut at %d = %q, want %q", p, cut, got, exp)
-			}
-		}
-	}
-}
-
-// checkFastPath checks the output for p, a page without markup that steers
-// tree construction, in one write: it is where the tokenizer puts the
-// snippet, unless the scanner gave up (at a place where x/net/html departs
-// from the standard, or where the page ends inside raw text or a tag); and
-// if judge, it passes checkPlacement. It returns the output.
-func checkFastPath(t *testing.T, p []byte, judge bool) []byte {
-	t.Helper()
+	b.WriteString("</body></html>")
+	page := b.String()
 	var out bytes.Buffer
 	j := newInjector(&out, []byte(testSnippet))
-	j.Write(p)
+	for i := 0; i < len(page); i += 512 {
+		j.Write([]byte(page[i:min(i+512, len(page))]))
+		j.Flush()
+		if held := min(i+512, len(page)) - out.Len(); held > len("</body></html>") && out.Len() < len(page)-20 {
+			t.Fatalf("after %d bytes and a flush, %d bytes are held", min(i+512, len(page)), held)
+		}
+	}
 	j.Close()
-	if exp := want(p, testSnippet); !bytes.Equal(out.Bytes(), exp) && j.refused == "" {
-		t.Fatalf("Inject(%q) = %q, want %q", p, out.Bytes(), exp)
+	if want := strings.Replace(page, "</body>", testSnippet+"</body>", 1); out.String() != want {
+		t.Fatalf("widget not right before </body>: at %d of %d", strings.Index(out.String(), testSnippet), len(page))
 	}
-	if judge && !bytes.Contains(p, []byte(placementToken)) {
-		got, _ := injectOnce(p, placementSnippet)
-		checkPlacement(t, p, got, placementSnippet)
+}
+
+// TestMaxHoldLimitsIgnoreWriteBoundaries checks that the documented limits
+// give the same output whether the page comes in one write or in many.
+func TestMaxHoldLimitsIgnoreWriteBoundaries(t *testing.T) {
+	filler := strings.Repeat("<i>x</i>", maxHold/8+4)
+	pages := []string{
+		"<html></html>" + filler + "</body>",                      // </body> too long after </html>
+		"<html></html><p></body>",                                 // </body> soon after </html>
+		filler + "<!DOCTYPE html><p>x",                            // a document sign past maxHold: a fragment
+		"<p>" + strings.Repeat("x", maxHold-20) + "<html></body>", // a sign just within maxHold
+		"<body></body a='" + filler + "'>",                        // a long </body> tag
 	}
-	return out.Bytes()
+	for _, p := range pages {
+		for _, pending := range []bool{false, true} {
+			one := run(p, pending, len(p))
+			for _, size := range []int{1, 7, 100, 4096} {
+				if got := run(p, pending, size); got != one {
+					t.Errorf("pending=%v, page %.40q…: writes of %d give %.60q…, one write gives %.60q…", pending, p, size, got, one)
+				}
+			}
+		}
+	}
+}
+
+// run feeds page to an injector in writes of size and returns the output.
+func run(page string, pending bool, size int) string {
+	var out bytes.Buffer
+	j := newInjector(&out, []byte(testSnippet))
+	if pending {
+		j.Reset(&out, &recordingDecider{snippet: []byte(testSnippet)}, EncodingUTF8)
+	}
+	for i := 0; i < len(page); i += size {
+		j.Write([]byte(page[i:min(i+size, len(page))]))
+	}
+	j.Close()
+	return out.String()
+}
+
+// TestHoldStaysBounded writes a 1 MiB fragment and a 1 MiB tail after
+// </html> in single writes: nothing of them is copied into the hold buffer.
+func TestHoldStaysBounded(t *testing.T) {
+	big := bytes.Repeat([]byte("<li>x</li>"), 1<<17)
+	for name, page := range map[string][]byte{
+		"fragment":   big,
+		"after html": append([]byte("<html><body>x</html>"), big...),
+	} {
+		for _, pending := range []bool{false, true} {
+			j := newInjector(io.Discard, []byte(testSnippet))
+			if pending {
+				j.Reset(io.Discard, &recordingDecider{snippet: []byte(testSnippet)}, EncodingUTF8)
+			}
+			j.Write(page)
+			if c := cap(j.hold); c > maxHold {
+				t.Errorf("%s, pending=%v: hold buffer grew to %d bytes", name, pending, c)
+			}
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package chatwidget
+package rewrite
 
 import "encoding/binary"
 

@@ -1,4 +1,4 @@
-package chatwidget
+package rewrite
 
 import (
 	"bytes"
@@ -14,14 +14,16 @@ import (
 // GBK and Big5 (whose second bytes may be ASCII), or any encoding the
 // scanner does not know.
 
-// encoding is how a page's bytes are to be read, as far as the widget cares.
-type encoding uint8
+// Encoding is how a page's bytes are to be read, as far as the snippet
+// cares.
+type Encoding uint8
 
+// The encodings the injector tells apart.
 const (
-	encUnknown encoding = iota // nothing declared: settled by the byte order mark and the prescan
-	encUTF8                    // UTF-8
-	encASCII                   // an ASCII-compatible single-byte encoding: the snippet must be ASCII
-	encOther                   // anything else: no widget
+	EncodingUnknown Encoding = iota // nothing declared: settled by the byte order mark and the prescan
+	EncodingUTF8                    // UTF-8
+	EncodingASCII                   // an ASCII-compatible single-byte encoding: the snippet must be ASCII
+	EncodingOther                   // anything else: no snippet
 )
 
 // utf8Labels are the WHATWG Encoding Standard's labels of UTF-8; the
@@ -41,18 +43,21 @@ var (
 	}
 )
 
-// labelEncoding returns the encoding a Content-Type charset names.
-func labelEncoding(label string) encoding {
+// LabelEncoding returns the encoding that label, a Content-Type's charset
+// parameter, names under the WHATWG Encoding Standard: [EncodingUnknown]
+// for an empty label, [EncodingOther] for any label but those of UTF-8 and
+// of the single-byte encodings whose bytes below 0x80 are ASCII.
+func LabelEncoding(label string) Encoding {
 	label = trimASCIISpace(label)
 	switch {
 	case label == "":
-		return encUnknown
+		return EncodingUnknown
 	case hasLabel(utf8Labels, label):
-		return encUTF8
+		return EncodingUTF8
 	case hasLabel(asciiCompatLabels, label):
-		return encASCII
+		return EncodingASCII
 	}
-	return encOther
+	return EncodingOther
 }
 
 func hasLabel(labels []string, label string) bool {
@@ -94,37 +99,37 @@ const prescanLen = 1024
 
 // bomEncoding returns the encoding a byte order mark at the start of head
 // names (browsers obey it over any header), and whether there is one.
-func bomEncoding(head []byte) (encoding, bool) {
+func bomEncoding(head []byte) (Encoding, bool) {
 	switch {
 	case bytes.HasPrefix(head, []byte("\xef\xbb\xbf")):
-		return encUTF8, true
+		return EncodingUTF8, true
 	case bytes.HasPrefix(head, []byte("\xfe\xff")), bytes.HasPrefix(head, []byte("\xff\xfe")):
-		return encOther, true
+		return EncodingOther, true
 	}
-	return encUnknown, false
+	return EncodingUnknown, false
 }
 
 // sniffEncoding settles the encoding of a page whose Content-Type names no
 // charset, from its first bytes: the byte order mark, then the <meta>
-// prescan of the first prescanLen bytes. encUnknown means neither says
+// prescan of the first prescanLen bytes. EncodingUnknown means neither says
 // anything. A <meta> naming UTF-16 means UTF-8, as the standard says.
-func sniffEncoding(head []byte) encoding {
+func sniffEncoding(head []byte) Encoding {
 	if enc, ok := bomEncoding(head); ok {
 		return enc
 	}
 	label, ok := prescan(head[:min(len(head), prescanLen)])
 	if !ok {
-		return encUnknown
+		return EncodingUnknown
 	}
 	if hasLabel(utf16Labels, trimASCIISpace(label)) {
-		return encUTF8
+		return EncodingUTF8
 	}
-	if enc := labelEncoding(label); enc == encUTF8 {
+	if enc := LabelEncoding(label); enc == EncodingUTF8 {
 		return enc
 	}
 	// Anything else, an unknown label included (which a browser would
 	// pass over to look further), keeps the page as it is.
-	return encOther
+	return EncodingOther
 }
 
 // prescan runs the HTML standard's "prescan a byte stream to determine its
@@ -218,7 +223,7 @@ func metaCharset(b []byte, i int) (label string, next int, ok bool) {
 	if !decided || needPragma && !gotPragma {
 		return "", i, false
 	}
-	if labelEncoding(charset) == encUnknown {
+	if LabelEncoding(charset) == EncodingUnknown {
 		return "", i, false // an empty label is no encoding: go on
 	}
 	return charset, i, true
