@@ -17,47 +17,41 @@ import (
 type scanState uint8
 
 const (
-	sData                scanState = iota // text, between tags
-	sTagOpen                              // after "<"
-	sEndTagOpen                           // after "</"
-	sTagName                              // in a start or end tag's name
-	sBeforeAttr                           // in a tag, before an attribute or ">"
-	sAttrKey                              // in an attribute name
-	sAfterKey                             // after an attribute name
-	sBeforeValue                          // after "="
-	sQuoted                               // in a quoted attribute value
-	sUnquoted                             // in an unquoted attribute value
-	sMarkup0                              // after "<!"
-	sMarkup1                              // after "<!-"
-	sDoctype                              // matching "doctype" after "<!"
-	sComment                              // in "<!--" ... "-->"
-	sCommentBang                          // after "--!" in a comment
-	sBogus                                // in a bogus comment, until ">"
-	sPlaintext                            // after <plaintext>: text to the end
-	sRaw                                  // in raw text or RCDATA (style, textarea, title…)
-	sRawLT                                // after "<" in raw text
-	sRawEnd                               // matching the raw end tag's name
-	sRawEndDelim                          // after the raw end tag's name
-	sScript                               // script data
-	sScriptLT                             // after "<" in script data
-	sScriptEscStart                       // after "<!" in script data
-	sScriptEscStartDash                   // after "<!-" in script data
-	sScriptEsc                            // script data escaped (after "<!--")
-	sScriptEscDash                        // after "-" in escaped script data
-	sScriptEscDashDash                    // after "--" in escaped script data
-	sScriptEscLT                          // after "<" in escaped script data
-	sScriptDblStart                       // matching "script" after "<" in escaped script data
-	sScriptDblStartDelim                  // after "<script" in escaped script data
-	sScriptDbl                            // script data double escaped
-	sScriptDblDash                        // after "-" in double escaped script data
-	sScriptDblDashDash                    // after "--" in double escaped script data
-	sScriptDblLT                          // after "<" in double escaped script data
-	sScriptDblEnd                         // matching "script" after "</" in double escaped script data
-	sScriptDblEndDelim                    // after "</script" in double escaped script data
-	sScriptEnd                            // matching "script" after "</" in script data
-	sScriptEndDelim                       // after "</script" in script data
-	sCDATAStart                           // matching "[CDATA[" after "<!" in foreign content
-	sCDATA                                // in a CDATA section
+	sData               scanState = iota // text, between tags
+	sTagOpen                             // after "<"
+	sEndTagOpen                          // after "</"
+	sTagName                             // in a start or end tag's name
+	sBeforeAttr                          // in a tag, before an attribute or ">"
+	sAttrKey                             // in an attribute name
+	sAfterKey                            // after an attribute name
+	sBeforeValue                         // after "="
+	sQuoted                              // in a quoted attribute value
+	sUnquoted                            // in an unquoted attribute value
+	sMarkup0                             // after "<!"
+	sMarkup1                             // after "<!-"
+	sDoctype                             // matching "doctype" after "<!"
+	sComment                             // in "<!--" ... "-->"
+	sCommentBang                         // after "--!" in a comment
+	sBogus                               // in a bogus comment, until ">"
+	sPlaintext                           // after <plaintext>: text to the end
+	sRaw                                 // in raw text or RCDATA (style, textarea, title…)
+	sRawLT                               // after "<" in raw text
+	sRawEnd                              // matching the raw end tag's name
+	sRawEndDelim                         // after the raw end tag's name
+	sScript                              // script data
+	sScriptLT                            // after "<" in script data
+	sScriptEscStart                      // after "<!" in script data
+	sScriptEscStartDash                  // after "<!-" in script data
+	sScriptEsc                           // script data escaped (after "<!--"), or double escaped if dbl
+	sScriptEscDash                       // after "-" in (double) escaped script data
+	sScriptEscDashDash                   // after "--" in (double) escaped script data
+	sScriptEscLT                         // after "<" in (double) escaped script data
+	sScriptDblName                       // matching "script" after "<" in escaped data, or "</" in double escaped data
+	sScriptDblNameDelim                  // after that "script": a delimiter switches between escaped and double escaped
+	sScriptEnd                           // matching "script" after "</" in script data
+	sScriptEndDelim                      // after "</script" in script data
+	sCDATAStart                          // matching "[CDATA[" after "<!" in foreign content
+	sCDATA                               // in a CDATA section
 )
 
 // Tag names the scanner tells apart. Raw-text tags are those after which the
@@ -89,6 +83,7 @@ type scanner struct {
 	rawName  string    // lower-case name whose end tag closes the raw text
 	idx      int       // bytes of rawName (or "script") matched so far
 	retState scanState // where a failed "</script" match in script data returns
+	dbl      bool      // the escaped script states read double-escaped data (from "<script" to "</script" or "-->")
 	quote    byte      // the quote of a quoted attribute value
 	dashes   int       // consecutive '-' in a comment
 	begin    bool      // at the beginning of a comment's data
@@ -798,18 +793,23 @@ func (s *scanner) script(p []byte, i int) int {
 		case c == '<':
 			s.state = sScriptEscLT
 		case c == '>' && s.state == sScriptEscDashDash:
-			s.state, s.departed = sScript, false
+			s.state, s.dbl, s.departed = sScript, false, false
 		default:
 			s.state = sScriptEsc
 		}
 		return i + 1
 	case sScriptEscLT:
 		switch c := p[i]; {
+		case c == '/' && s.dbl:
+			s.state, s.idx = sScriptDblName, 0 // "</script" ends double escaping
+			return i + 1
 		case c == '/':
 			s.state, s.idx, s.retState = sScriptEnd, 0, sScriptEsc
 			return i + 1
+		case s.dbl:
+			s.state = sScriptEsc // reconsume
 		case isLetter(c):
-			s.state, s.idx = sScriptDblStart, 0 // reconsume the letter
+			s.state, s.idx = sScriptDblName, 0 // reconsume the letter: "<script" may begin double escaping
 		default:
 			// The standard stays in escaped script data here, and a later
 			// "<script" then begins double-escaped data; x/net/html returns
@@ -818,57 +818,18 @@ func (s *scanner) script(p []byte, i int) int {
 			s.state, s.departed = sScriptEsc, true // reconsume
 		}
 		return i
-	case sScriptDblStart:
-		return s.matchName(p, i, "script", sScriptDblStartDelim, sScriptEsc)
-	case sScriptDblStartDelim:
-		if isTagDelim(p[i]) {
-			if s.departed {
-				s.giveUp("<script in escaped script data, after a < where x/net/html departs from the standard")
-			}
-			s.state = sScriptDbl
-			return i + 1
+	case sScriptDblName:
+		return s.matchName(p, i, "script", sScriptDblNameDelim, sScriptEsc)
+	case sScriptDblNameDelim:
+		if !isTagDelim(p[i]) {
+			s.state = sScriptEsc // reconsume
+			return i
 		}
-		s.state = sScriptEsc // reconsume
-		return i
-	case sScriptDbl:
-		for ; i < len(p); i++ {
-			if c := p[i]; c == '-' || c == '<' {
-				s.state = sScriptDblDash
-				if c == '<' {
-					s.state = sScriptDblLT
-				}
-				return i + 1
-			}
+		if !s.dbl && s.departed {
+			s.giveUp("<script in escaped script data, after a < where x/net/html departs from the standard")
 		}
-		return i
-	case sScriptDblDash, sScriptDblDashDash:
-		switch c := p[i]; {
-		case c == '-':
-			s.state = sScriptDblDashDash
-		case c == '<':
-			s.state = sScriptDblLT
-		case c == '>' && s.state == sScriptDblDashDash:
-			s.state = sScript
-		default:
-			s.state = sScriptDbl
-		}
+		s.state, s.dbl = sScriptEsc, !s.dbl
 		return i + 1
-	case sScriptDblLT:
-		if p[i] == '/' {
-			s.state, s.idx = sScriptDblEnd, 0
-			return i + 1
-		}
-		s.state = sScriptDbl // reconsume
-		return i
-	case sScriptDblEnd:
-		return s.matchName(p, i, "script", sScriptDblEndDelim, sScriptDbl)
-	case sScriptDblEndDelim:
-		if isTagDelim(p[i]) {
-			s.state = sScriptEsc
-			return i + 1
-		}
-		s.state = sScriptDbl // reconsume
-		return i
 	}
-	panic("chatwidget: unknown scanner state")
+	panic("rewrite: unknown scanner state")
 }
