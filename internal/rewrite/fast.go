@@ -27,12 +27,19 @@ const (
 // one set is exact; those above it may be false.
 func zeroBytes(x uint64) uint64 { return (x - lsb) &^ x & msb }
 
+// ltToQuestion sets the high bit of each byte of x that may be one of '<',
+// '=', '>' and '?' (0x3c to 0x3f): or-ing 3 into a byte makes those four,
+// and no other byte, '?'. The lowest one set is exact; those above it may be
+// false. The tag loops look for '=' and '>' with it, and pass over the '<'
+// and '?' it flags too.
+func ltToQuestion(x uint64) uint64 { return zeroBytes(x | 3*lsb ^ '?'*lsb) }
+
 // tagSpecials sets the high bit of each byte of x that may end a name or an
 // unquoted value in a tag: any byte below 0x21 (white space among them),
 // '/', and '<' to '?' (for '=' and '>'). The lowest one set is exact for that
 // set.
 func tagSpecials(x uint64) uint64 {
-	return ((x-0x21*lsb)&^x | zeroBytes(x^'/'*lsb) | zeroBytes(x|3*lsb^'?'*lsb)) & msb
+	return ((x-0x21*lsb)&^x | zeroBytes(x^'/'*lsb) | ltToQuestion(x)) & msb
 }
 
 // skipTo returns the index of the first byte of p at or after j whose
@@ -365,7 +372,7 @@ func quotedValue(p []byte, j int, q byte) (end, eqGt int) {
 			}
 		}
 		if eqGt < 0 {
-			for m := zeroBytes(x | 3*lsb ^ '?'*lsb); m != 0; m &= m - 1 { // '<' to '?'
+			for m := ltToQuestion(x); m != 0; m &= m - 1 {
 				if k := j + bits.TrailingZeros64(m)>>3; p[k] == '=' || p[k] == '>' {
 					eqGt = k
 					break
@@ -396,7 +403,7 @@ func quotedValue(p []byte, j int, q byte) (end, eqGt int) {
 // or len(p).
 func indexEqGt(p []byte, j int) int {
 	for j+8 <= len(p) {
-		m := zeroBytes(binary.LittleEndian.Uint64(p[j:]) | 3*lsb ^ '?'*lsb) // '<' to '?'
+		m := ltToQuestion(binary.LittleEndian.Uint64(p[j:]))
 		if m == 0 {
 			j += 8
 			continue
