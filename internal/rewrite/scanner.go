@@ -40,8 +40,7 @@ const (
 	sRawEndDelim                         // after the raw end tag's name
 	sScript                              // script data
 	sScriptLT                            // after "<" in script data
-	sScriptEscStart                      // after "<!" in script data
-	sScriptEscStartDash                  // after "<!-" in script data
+	sScriptEscStart                      // matching "--" after "<!" in script data
 	sScriptEsc                           // script data escaped (after "<!--"), or double escaped if dbl
 	sScriptEscDash                       // after "-" in (double) escaped script data
 	sScriptEscDashDash                   // after "--" in (double) escaped script data
@@ -81,7 +80,7 @@ type scanner struct {
 	endTag   bool      // the tag being read is an end tag
 	kind     tagKind   // the tag's kind, once its name is read
 	rawName  string    // lower-case name whose end tag closes the raw text
-	idx      int       // bytes of rawName (or "script") matched so far
+	idx      int       // bytes matched so far of the word being matched (rawName, "script", "--", "doctype", "[CDATA[")
 	retState scanState // where a failed "</script" match in script data returns
 	dbl      bool      // the escaped script states read double-escaped data (from "<script" to "</script" or "-->")
 	quote    byte      // the quote of a quoted attribute value
@@ -747,7 +746,7 @@ func (s *scanner) script(p []byte, i int) int {
 			s.state, s.idx, s.retState = sScriptEnd, 0, sScript
 			return i + 1
 		case '!':
-			s.state = sScriptEscStart
+			s.state, s.idx = sScriptEscStart, 0
 			return i + 1
 		}
 		s.state = sScript // reconsume
@@ -762,19 +761,7 @@ func (s *scanner) script(p []byte, i int) int {
 		}
 		return i
 	case sScriptEscStart:
-		if p[i] == '-' {
-			s.state = sScriptEscStartDash
-			return i + 1
-		}
-		s.state = sScript
-		return i
-	case sScriptEscStartDash:
-		if p[i] == '-' {
-			s.state = sScriptEscDashDash
-			return i + 1
-		}
-		s.state = sScript
-		return i
+		return s.matchName(p, i, "--", sScriptEscDashDash, sScript) // "<!--" escapes script data
 	case sScriptEsc:
 		for ; i < len(p); i++ {
 			if c := p[i]; c == '-' || c == '<' {
