@@ -7,22 +7,23 @@
 // why ([Injector.Refusal]): it never guesses.
 //
 // It knows nothing of HTTP or tokens: bytes in, bytes out. The root
-// package's writer reaches it only through [Injector] (Reset, Write, Flush,
-// Close and a few questions), the [Decider] it hands over to make the
+// package reaches it only through [Injector] (Reset, Write, Flush, Close
+// and a few questions), the [Decider] the writer hands over to make the
 // snippet once the page is known to be a document, [Encoding] with
 // [LabelEncoding], and [MarkerAttr]; the compiler keeps it that way, since
 // nothing else is exported and this package imports no net/http.
 //
 // # What to read first
 //
-// Read the files in this order; each layer calls only the ones below it.
+// Read the files in this order.
 //
 //   - injector.go: [Injector], the stream. It holds back only what a tag cut
 //     by a write boundary needs (a possible </body> or </html>, and up to
 //     4 KiB after a </html> in case a </body> follows), inserts the snippet,
 //     asks the [Decider] once, and runs a second scanner over <noscript> as
-//     a browser with scripting off reads it. It sees the scanner only
-//     through the events scan returns.
+//     a browser with scripting off reads it. It drives the scanner through
+//     scan, acting on the events scan returns, and asks tree.go before it
+//     inserts (canInsert, canEnd).
 //   - scanner.go: the resumable scanner. It keeps only the states of the
 //     HTML tokenizer that decide where tags, comments and raw text begin and
 //     end, named after the standard's (and x/net/html's), jumps between the
@@ -31,8 +32,8 @@
 //     give up) so that the injector can act on it.
 //   - fast.go: the fast paths that read most tags, and script data, eight
 //     bytes at a time (the SWAR word tests). They save no state: each reads
-//     only what ends within the write at hand, and hands anything else back
-//     to the resumable states by returning where it began.
+//     only what ends within the write at hand and leaves anything else to
+//     the resumable states.
 //   - tree.go: the bounded stack of the open elements that change how later
 //     bytes are read (foreign content and its integration points, template,
 //     select, frameset, formatting runs), and the places where the scanner

@@ -6,13 +6,16 @@ import (
 	"math/bits"
 )
 
-// This file holds the fast paths: fastTag, fastScriptTag and fastScript
-// read a whole tag, or script data up to its end tag, eight bytes at a
-// time, and save no state. Each reads only what ends within the write at
-// hand and otherwise returns where it began, so that the resumable states
-// (scanner.go) read the same bytes from the same state: the fast paths may
-// only ever agree with them. Below them are the word-at-a-time (SWAR)
-// helpers they share.
+// This file holds the fast paths: fastTag and fastScriptTag read a whole
+// tag eight bytes at a time, and fastScript reads script data up to its end
+// tag by jumping between '<' bytes. They keep no state of their own:
+// fastTag and fastScriptTag read only a tag that ends within the write at
+// hand and otherwise return where it began, and fastScript hands what it
+// does not read (an escape, an end tag cut by the write) to the script
+// states, so that the resumable states (scanner.go) read those bytes from
+// the state they would have reached themselves: the fast paths may only
+// ever agree with them. Below them are the word-at-a-time (SWAR) helpers
+// they share.
 
 // Words of eight bytes, read little-endian so that the lowest byte comes
 // first in the stream, let the tag loops test eight bytes at once: in a tag,

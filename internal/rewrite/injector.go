@@ -5,9 +5,10 @@ import "io"
 // This file is the injector: the stream, what it holds back at write
 // boundaries and the maxHold limits, the insertion, the decision it asks
 // for once, and the second scanner that reads a <noscript> element as a
-// browser with scripting off does. It sees the scanner only through the
-// events scan returns and the few questions tree.go answers (canInsert,
-// canEnd, sameTree).
+// browser with scripting off does. It drives the scanner through scan,
+// acting on the events scan returns (and on where the scanner stands when a
+// write ends), and asks tree.go whether a script may go where it stands
+// (canInsert, canEnd, sameTree).
 
 // maxHold bounds the bytes the injector holds back. Two inputs pass it only
 // on purpose: a </body ...> or </html ...> end tag whose attributes run past
