@@ -116,6 +116,7 @@ func TestAlgorithmErrors(t *testing.T) {
 		{"unknown alg", rsaKey, []Option{WithAlgorithm("HS256")}, `algorithm "HS256" is not supported`},
 		{"RSA for ES256", rsaKey, []Option{WithAlgorithm(ES256)}, "key is RSA but the algorithm is ES256"},
 		{"EC for RS256", ecKey, nil, "ECDSA key; the vendor verifies RS256"},
+		{"EC for PS256", ecKey, []Option{WithAlgorithm(PS256)}, "ECDSA key; the vendor verifies PS256"},
 		{"P-384 for ES256", p384, []Option{WithAlgorithm(ES256)}, "needs P-256"},
 		{"small behind a signer", opaqueSigner{small}, nil, "key is 1024 bits"},
 		{"nil signer", nil, nil, "nil signer"},
@@ -138,20 +139,37 @@ func TestAlgorithmErrors(t *testing.T) {
 	}
 }
 
+// TestKeyIDOption checks the whole JOSE header of a token: the thumbprint
+// of the key as kid by default, WithKeyID's kid when given, none for "".
 func TestKeyIDOption(t *testing.T) {
-	for _, tc := range []struct {
-		kid     string
-		wantKid any
-	}{{"k-2026-11", "k-2026-11"}, {"", nil}} {
-		m := newTest(t, fixed(alice), nil, WithKeyID(tc.kid))
-		token, _, _ := m.TokenFor(alice)
-		parsed, _, err := jwt.NewParser().ParseUnverified(token, jwt.MapClaims{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if parsed.Header["kid"] != tc.wantKid {
-			t.Errorf("WithKeyID(%q): kid header = %v, want %v", tc.kid, parsed.Header["kid"], tc.wantKid)
-		}
+	thumb, err := Thumbprint(testPublicKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		opts []Option
+		want string
+	}{
+		{"default", nil, `{"alg":"RS256","kid":"` + thumb + `","typ":"JWT"}`},
+		{"WithKeyID", []Option{WithKeyID("k-2026-11")}, `{"alg":"RS256","kid":"k-2026-11","typ":"JWT"}`},
+		{"WithKeyID empty", []Option{WithKeyID("")}, `{"alg":"RS256","typ":"JWT"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newTest(t, fixed(alice), nil, tc.opts...)
+			token, _, err := m.TokenFor(alice)
+			if err != nil {
+				t.Fatal(err)
+			}
+			header, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(header) != tc.want {
+				t.Errorf("token header = %s, want %s", header, tc.want)
+			}
+		})
 	}
 }
 
@@ -217,6 +235,11 @@ func TestJWKSHandler(t *testing.T) {
 	rec := serve(h, httptest.NewRequest("GET", "/.well-known/jwks.json", nil))
 	if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/jwk-set+json" {
 		t.Fatalf("GET = %d %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	// Verifiers may keep the set for 5 minutes: the README's rotation
+	// steps wait that long.
+	if cc := rec.Header().Get("Cache-Control"); cc != "public, max-age=300" {
+		t.Errorf("Cache-Control = %q, want public, max-age=300", cc)
 	}
 	body, _ := io.ReadAll(rec.Body)
 	token, _, _ := m.TokenFor(alice)

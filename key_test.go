@@ -23,6 +23,7 @@ func TestKeysFromOpenSSL(t *testing.T) {
 	openssl(t, dir, "rsa", "-in", "pkcs8.pem", "-RSAPublicKey_out", "-out", "rsapublic.pem")
 	openssl(t, dir, "ecparam", "-name", "prime256v1", "-genkey", "-out", "ec.pem")
 	openssl(t, dir, "genpkey", "-algorithm", "ed25519", "-out", "ed25519.pem")
+	openssl(t, dir, "req", "-x509", "-new", "-key", "pkcs8.pem", "-subj", "/CN=shop.example", "-days", "1", "-out", "cert.pem")
 	os.WriteFile(filepath.Join(dir, "garbage.pem"), []byte("this is not a key"), 0o600)
 
 	tests := []struct {
@@ -35,6 +36,7 @@ func TestKeysFromOpenSSL(t *testing.T) {
 		{"encrypted1.pem", "encrypted"},
 		{"public.pem", "PUBLIC KEY, not a private key"},
 		{"rsapublic.pem", "RSA PUBLIC KEY, not a private key"},
+		{"cert.pem", "CERTIFICATE, not a private key"},
 		{"ec.pem", "ECDSA key"},
 		{"ed25519.pem", "Ed25519"},
 		{"garbage.pem", "no PEM block"},
