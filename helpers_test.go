@@ -62,6 +62,12 @@ func (l *logBuffer) String() string {
 
 func (l *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
 
+// debugLogger returns a logger that writes every record, debug ones too,
+// to l.
+func debugLogger(l *logBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
 // alice is the visitor most tests log in.
 var alice = &Visitor{
 	Name:    "Alice Example",

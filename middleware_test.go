@@ -23,6 +23,8 @@ import (
 	"time"
 )
 
+// TestNewErrors checks that New returns every configuration problem at
+// once, each with what to do, and logs none of them.
 func TestNewErrors(t *testing.T) {
 	key := KeyPEM(testKeyPEM(t))
 	tests := []struct {
@@ -35,6 +37,7 @@ func TestNewErrors(t *testing.T) {
 	}{
 		{"bad widget ID", `w"><script>`, key, fixed(nil), nil, []string{"widget ID", "A-Z a-z 0-9 - _"}},
 		{"empty widget ID", "", key, fixed(nil), nil, []string{"widget ID"}},
+		{"widget ID of 129 characters", strings.Repeat("w", 129), key, fixed(nil), nil, []string{"widget ID", "1 to 128 characters"}},
 		{"nil resolver", "w1", key, nil, nil, []string{"resolver is nil"}},
 		{"no key", "w1", Key{}, fixed(nil), nil, []string{"key is missing", "KeyFile"}},
 		{"short TTL", "w1", key, fixed(nil), []Option{WithTTL(time.Millisecond)}, []string{"TTL 1ms is out of range"}},
@@ -54,7 +57,9 @@ func TestNewErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := New(tc.widget, tc.key, tc.resolver, tc.opts...)
+			logs := &logBuffer{}
+			opts := append([]Option{WithLogger(debugLogger(logs))}, tc.opts...)
+			m, err := New(tc.widget, tc.key, tc.resolver, opts...)
 			if err == nil {
 				t.Fatalf("New = %v, nil; want an error", m)
 			}
@@ -63,7 +68,15 @@ func TestNewErrors(t *testing.T) {
 					t.Errorf("New error = %q, want it to contain %q", err, w)
 				}
 			}
+			if logs.String() != "" {
+				t.Errorf("New logged %q; configuration problems are returned, never logged", logs)
+			}
 		})
+	}
+	for _, id := range []string{"w", strings.Repeat("w", 128), "AZaz09-_"} {
+		if _, err := New(id, key, fixed(nil)); err != nil {
+			t.Errorf("New(%q) = %v, want the widget ID accepted", id, err)
+		}
 	}
 }
 
@@ -191,6 +204,9 @@ func TestHostileVisitorData(t *testing.T) {
 	}
 }
 
+// TestAnonymous checks the page of a visitor the resolver does not know
+// (nil, nil): the embed code alone, or nothing with WithAnonymousWidget(false);
+// no signature and no log record, not even at debug level.
 func TestAnonymous(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -202,7 +218,8 @@ func TestAnonymous(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := newTest(t, fixed(nil), nil, tc.opts...)
+			logs := &logBuffer{}
+			m := newTest(t, fixed(nil), nil, append(tc.opts, WithLogger(debugLogger(logs)))...)
 			rec := serve(m.Handler(htmlHandler(page, "Cache-Control", "public, max-age=600")), httptest.NewRequest("GET", "/", nil))
 			body := rec.Body.String()
 			want := page
@@ -215,36 +232,60 @@ func TestAnonymous(t *testing.T) {
 			if got := rec.Header().Get("Cache-Control"); got != "public, max-age=600" {
 				t.Errorf("anonymous page Cache-Control = %q, want it untouched", got)
 			}
+			if n := m.Stats().TokensSigned; n != 0 {
+				t.Errorf("%d tokens signed for an anonymous visitor, want none", n)
+			}
+			if logs.String() != "" {
+				t.Errorf("log = %q, want nothing for an anonymous visitor", logs)
+			}
 		})
 	}
 }
 
 // TestResolverFailures checks that a failing resolver gives the anonymous
-// widget and a log record, never a broken page.
+// widget and one error record per WithLogInterval (a minute by default),
+// with the error or the panic and the path, never a broken page; and that
+// a visitor without a name is anonymous, with no record.
 func TestResolverFailures(t *testing.T) {
+	const failed = `msg="chatwidget: resolver failed; serving the page as anonymous"`
 	tests := []struct {
 		name    string
 		r       ResolverFunc
-		wantLog string
+		wantLog []string // what the one record holds; nil: no record
 	}{
-		{"error", func(*http.Request) (*Visitor, error) { return nil, errors.New("db down") }, "db down"},
-		{"error with visitor", func(*http.Request) (*Visitor, error) { return alice, errors.New("partial") }, "partial"},
-		{"panic", func(*http.Request) (*Visitor, error) { panic("boom") }, "boom"},
-		{"no name", func(*http.Request) (*Visitor, error) { return &Visitor{Email: "a@b"}, nil }, ""},
+		{"error", func(*http.Request) (*Visitor, error) { return nil, errors.New("db down") }, []string{"level=ERROR", failed, "path=/account", `error="db down"`}},
+		{"error with visitor", func(*http.Request) (*Visitor, error) { return alice, errors.New("partial") }, []string{"level=ERROR", failed, "error=partial"}},
+		{"panic", func(*http.Request) (*Visitor, error) { panic("boom") },
+			[]string{"level=ERROR", `msg="chatwidget: resolver panicked; serving the page as anonymous"`, "path=/account", "panic=boom"}},
+		{"no name", func(*http.Request) (*Visitor, error) { return &Visitor{Email: "a@b"}, nil }, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			logs := &logBuffer{}
-			m := newTest(t, tc.r, logs)
-			rec := serve(m.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil))
-			if rec.Code != 200 || !strings.Contains(rec.Body.String(), `<script data-chatwidget="" src="https://cdn.example/w/test-widget.js"></script></body>`) {
-				t.Fatalf("got %d %q, want 200 with the anonymous widget", rec.Code, rec.Body)
+			m := newTest(t, tc.r, nil, WithLogger(debugLogger(logs)))
+			for range 2 {
+				rec := serve(m.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/account", nil))
+				if rec.Code != 200 || !strings.Contains(rec.Body.String(), `<script data-chatwidget="" src="https://cdn.example/w/test-widget.js"></script></body>`) {
+					t.Fatalf("got %d %q, want 200 with the anonymous widget", rec.Code, rec.Body)
+				}
+				if strings.Contains(rec.Body.String(), "done(") {
+					t.Errorf("page carries customer data after a resolver failure: %s", rec.Body)
+				}
 			}
-			if strings.Contains(rec.Body.String(), "done(") {
-				t.Errorf("page carries customer data after a resolver failure: %s", rec.Body)
+			got := logs.String()
+			if tc.wantLog == nil {
+				if got != "" {
+					t.Errorf("log = %q, want nothing", got)
+				}
+				return
 			}
-			if !strings.Contains(logs.String(), tc.wantLog) {
-				t.Errorf("log = %q, want it to mention %q", logs, tc.wantLog)
+			if n := strings.Count(got, "level="); n != 1 {
+				t.Errorf("%d records for two failures within a minute, want 1: %q", n, got)
+			}
+			for _, w := range tc.wantLog {
+				if !strings.Contains(got, w) {
+					t.Errorf("log = %q, want it to hold %s", got, w)
+				}
 			}
 		})
 	}
