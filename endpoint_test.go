@@ -26,6 +26,7 @@ func TestTokenHandler(t *testing.T) {
 	}{
 		{"logged in, same origin", fixed(alice), "GET", []string{"Sec-Fetch-Site", "same-origin"}, 200, true, ""},
 		{"logged in, no metadata", fixed(alice), "GET", nil, 200, true, ""},
+		{"logged in, typed into the address bar", fixed(alice), "GET", []string{"Sec-Fetch-Site", "none"}, 200, true, ""},
 		{"logged in, Origin matches", fixed(alice), "GET", []string{"Origin", "http://example.com"}, 200, true, ""},
 		{"anonymous", fixed(nil), "GET", nil, 200, false, ""},
 		{"resolver fails", ResolverFunc(func(*http.Request) (*Visitor, error) { panic("x") }), "GET", nil, 200, false, ""},
@@ -81,6 +82,38 @@ func TestTokenHandler(t *testing.T) {
 				t.Errorf("token %q handed out", got.Token)
 			}
 		})
+	}
+}
+
+// TestTokenHandlerSharesPages checks that the token endpoint answers the
+// token of the page: the same resolver, claims and cache, so that a page
+// and the refresh after it cost one signature.
+func TestTokenHandlerSharesPages(t *testing.T) {
+	m := newTest(t, fixed(alice), nil)
+	pageToken := tokenIn(t, serve(m.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil)).Body.String())
+	rec := serve(m.TokenHandler(), httptest.NewRequest("GET", "/chatwidget/token", nil))
+	var got tokenResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatalf("body %q is not JSON: %v", rec.Body, err)
+	}
+	if got.Token != pageToken {
+		t.Errorf("endpoint token = %q, want the page's %q", got.Token, pageToken)
+	}
+	if st := m.Stats(); st.TokensSigned != 1 || st.TokenCacheHits != 1 {
+		t.Errorf("Stats = %+v, want one signature and the endpoint's cache hit", st)
+	}
+}
+
+// TestTokenHandlerSignerFails checks that a signer that fails (a KMS or an
+// HSM away) gives {"loggedIn":false}, never a 500.
+func TestTokenHandlerSignerFails(t *testing.T) {
+	m, err := New("test-widget", KeySigner(failingSigner{testPublicKey(t)}), fixed(alice), WithLogger(discardLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := serve(m.TokenHandler(), httptest.NewRequest("GET", "/chatwidget/token", nil))
+	if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != `{"loggedIn":false}` {
+		t.Errorf("token endpoint with a failing signer: %d %s, want 200 {\"loggedIn\":false}", rec.Code, rec.Body)
 	}
 }
 

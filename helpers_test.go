@@ -2,9 +2,12 @@ package chatwidget
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -196,6 +199,16 @@ func openssl(t testing.TB, dir string, args ...string) []byte {
 		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return out
+}
+
+// failingSigner is a key in a KMS or an HSM that cannot be reached: its
+// public half is known, and every signature fails.
+type failingSigner struct{ pub crypto.PublicKey }
+
+func (f failingSigner) Public() crypto.PublicKey { return f.pub }
+
+func (failingSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	return nil, errors.New("kms: connection refused")
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
