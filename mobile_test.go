@@ -46,6 +46,10 @@ func TestMobileURL(t *testing.T) {
 	}
 }
 
+// TestMobileHandler checks what an app gets: a logged-in session a 302 to
+// its signed URL, or {"url":…} when it asks for JSON (by Accept or
+// ?format=json), which goes only to same-origin requests; an anonymous one
+// 401 {"loggedIn":false}. Every answer is Cache-Control: no-store.
 func TestMobileHandler(t *testing.T) {
 	m := newTest(t, ResolverFunc(func(r *http.Request) (*Visitor, error) {
 		if r.Header.Get("Cookie") == "" {
@@ -53,26 +57,61 @@ func TestMobileHandler(t *testing.T) {
 		}
 		return alice, nil
 	}), nil, WithMobileURLTemplate("https://chat.example/m/WIDGET_ID?token=JWT_TOKEN"))
-	h := m.MobileHandler()
-	req := httptest.NewRequest("GET", "/chat/mobile", nil)
-	req.Header.Set("Cookie", "s=1")
-	rec := serve(h, req)
-	loc := rec.Header().Get("Location")
-	if rec.Code != http.StatusFound || !strings.HasPrefix(loc, "https://chat.example/m/test-widget?token=") {
-		t.Fatalf("redirect = %d %q", rec.Code, loc)
+	const signedURL = "https://chat.example/m/test-widget?token="
+	tests := []struct {
+		name     string
+		query    string
+		header   []string
+		wantCode int
+		wantURL  bool   // a signed URL in Location (302) or the JSON body (200)
+		wantBody string // the whole JSON body otherwise; "": not checked
+	}{
+		{"redirect", "", []string{"Cookie", "s=1"}, http.StatusFound, true, ""},
+		{"format=json", "?format=json", []string{"Cookie", "s=1"}, http.StatusOK, true, ""},
+		{"Accept", "", []string{"Cookie", "s=1", "Accept", "application/json"}, http.StatusOK, true, ""},
+		{"JSON, same origin", "?format=json", []string{"Cookie", "s=1", "Sec-Fetch-Site", "same-origin"}, http.StatusOK, true, ""},
+		{"JSON, cross-site", "?format=json", []string{"Cookie", "s=1", "Sec-Fetch-Site", "cross-site"}, http.StatusForbidden, false, `{"loggedIn":false,"error":"cross-origin request refused"}`},
+		{"JSON, other Origin", "", []string{"Cookie", "s=1", "Accept", "application/json", "Origin", "https://evil.example"}, http.StatusForbidden, false, ""},
+		{"anonymous", "", nil, http.StatusUnauthorized, false, `{"loggedIn":false}`},
+		{"anonymous, JSON", "?format=json", nil, http.StatusUnauthorized, false, `{"loggedIn":false}`},
 	}
-	u, _ := url.Parse(loc)
-	if parseToken(t, u.Query().Get("token"))["name"] != alice.Name {
-		t.Errorf("token in the URL is not alice's")
-	}
-	req = httptest.NewRequest("GET", "/chat/mobile?format=json", nil)
-	req.Header.Set("Cookie", "s=1")
-	rec = serve(h, req)
-	var body struct{ URL string }
-	if json.Unmarshal(rec.Body.Bytes(), &body); rec.Code != 200 || body.URL == "" || rec.Header().Get("Cache-Control") != "no-store" {
-		t.Errorf("JSON = %d %q %v", rec.Code, rec.Body, rec.Header())
-	}
-	if rec := serve(h, httptest.NewRequest("GET", "/chat/mobile", nil)); rec.Code != http.StatusUnauthorized {
-		t.Errorf("anonymous = %d, want 401", rec.Code)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/chat/mobile"+tc.query, nil)
+			for i := 0; i+1 < len(tc.header); i += 2 {
+				req.Header.Set(tc.header[i], tc.header[i+1])
+			}
+			rec := serve(m.MobileHandler(), req)
+			if rec.Code != tc.wantCode {
+				t.Fatalf("status = %d, want %d: %s", rec.Code, tc.wantCode, rec.Body)
+			}
+			if cc := rec.Header().Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("Cache-Control = %q, want no-store", cc)
+			}
+			if tc.wantBody != "" && strings.TrimSpace(rec.Body.String()) != tc.wantBody {
+				t.Errorf("body = %s, want %s", rec.Body, tc.wantBody)
+			}
+			if !tc.wantURL {
+				return
+			}
+			u := rec.Header().Get("Location")
+			if rec.Code == http.StatusOK {
+				var body struct{ URL string }
+				if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+					t.Fatalf("body %q is not JSON: %v", rec.Body, err)
+				}
+				u = body.URL
+			}
+			if !strings.HasPrefix(u, signedURL) {
+				t.Fatalf("URL = %q, want %s…", u, signedURL)
+			}
+			parsed, err := url.Parse(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if parseToken(t, parsed.Query().Get("token"))["name"] != alice.Name {
+				t.Errorf("token in the URL is not alice's")
+			}
+		})
 	}
 }
