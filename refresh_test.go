@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 )
@@ -141,5 +142,34 @@ func checkClockRun(t *testing.T, r clockRun, expAt float64, broken bool) {
 	}
 	if last := r.Tokens[len(r.Tokens)-1].At; last < harnessEnd-refreshTestTTL.Seconds()*1000 {
 		t.Errorf("the last token went to the vendor at %.0f ms, want refreshing to go on to the end (%d ms)", last, harnessEnd)
+	}
+}
+
+// TestRefreshBefore checks when the refresh script fetches the next token:
+// Refresh.Before ahead of exp when given, else a tenth of the TTL, at
+// least 5 seconds and at most a quarter of the TTL.
+func TestRefreshBefore(t *testing.T) {
+	tests := []struct {
+		name   string
+		ttl    time.Duration
+		before time.Duration // Refresh.Before
+		want   string        // the script's "before", in milliseconds
+	}{
+		{"a tenth of 10m", 10 * time.Minute, 0, "60000"},
+		{"a tenth of 2m", 2 * time.Minute, 0, "12000"},
+		{"a tenth of 1h", time.Hour, 0, "360000"},
+		{"at least 5s", 20 * time.Second, 0, "5000"},
+		{"at most a quarter", 12 * time.Second, 0, "3000"},
+		{"Before", 10 * time.Minute, 90 * time.Second, "90000"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newTest(t, fixed(alice), nil, WithTTL(tc.ttl), WithRefresh(Refresh{Update: "ChatWidget.setToken", Before: tc.before}))
+			body := serve(m.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil)).Body.String()
+			got := regexp.MustCompile(`"before":(\d+)`).FindStringSubmatch(body)
+			if got == nil || got[1] != tc.want {
+				t.Errorf("TTL %v, Before %v: refresh script has %q, want \"before\":%s", tc.ttl, tc.before, got, tc.want)
+			}
+		})
 	}
 }
