@@ -60,6 +60,8 @@ func TestTemplateURLs(t *testing.T) {
 		{name: "poster", embed: embed + `<video poster="/p.png"></video>`, want: []string{`video poster "/p.png" is relative`}},
 		{name: "background", embed: embed + `<table background="/b.png"></table>`, want: []string{`table background "/b.png" is relative`}},
 		{name: "srcset candidate", embed: embed + `<img src="https://a.example/1.png" srcset="https://a.example/1.png 1x, /2.png 2x">`, want: []string{`img srcset "/2.png" is relative`}},
+		{name: "imagesrcset", embed: embed + `<link rel="preload" as="image" href="https://a.example/1.png" imagesrcset="https://a.example/1.png 1x, /2.png 2x">`,
+			want: []string{`link imagesrcset "/2.png" is relative`}},
 		{name: "ping", embed: embed + `<a href="https://a.example/" ping="https://a.example/p /p">x</a>`, want: []string{`a ping "/p" is relative`}},
 		{name: "svg", embed: embed + `<svg><use xlink:href="/i.svg#chat"/><image href="/i.png"/></svg>`,
 			want: []string{`use xlink:href "/i.svg#chat" is relative`, `image href "/i.png" is relative`}},
