@@ -501,6 +501,29 @@ func TestCacheMemory(t *testing.T) {
 	runtime.KeepAlive(toks)
 }
 
+// TestCacheTakenAsVisitorsCome checks that the default budget of 128 MiB is
+// taken only as visitors come: a Middleware made by New holds less than
+// 1 MiB, the cache's counters of how often each visitor comes back
+// included.
+func TestCacheTakenAsVisitorsCome(t *testing.T) {
+	key := KeyPEM(testKeyPEM(t))
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	m, err := New("w", key, fixed(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	n := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("New holds %d bytes of heap", n)
+	if n > 1<<20 {
+		t.Errorf("New holds %d bytes of heap before any visitor, want under 1 MiB of its %d", n, m.Stats().TokenCacheBudget)
+	}
+	runtime.KeepAlive(m)
+}
+
 // TestStatsCount checks the cache's counts through the middleware.
 func TestStatsCount(t *testing.T) {
 	m := newTest(t, fixed(nil), nil)
