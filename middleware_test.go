@@ -291,6 +291,25 @@ func TestResolverFailures(t *testing.T) {
 	}
 }
 
+// TestSignerFails checks a signer that fails (a KMS or an HSM away): the
+// page gets the anonymous widget, the token endpoint {"loggedIn":false},
+// never a 500.
+func TestSignerFails(t *testing.T) {
+	m, err := New("test-widget", KeySigner(failingSigner{testPublicKey(t)}), fixed(alice), WithLogger(discardLogger()),
+		WithEmbedTemplate(`<script src="https://cdn.example/w/WIDGET_ID.js"></script>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := serve(m.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil))
+	if want := strings.Replace(page, "</body>", `<script data-chatwidget="" src="https://cdn.example/w/test-widget.js"></script></body>`, 1); rec.Code != http.StatusOK || rec.Body.String() != want {
+		t.Errorf("page with a failing signer: %d %q, want 200 %q", rec.Code, rec.Body, want)
+	}
+	rec = serve(m.TokenHandler(), httptest.NewRequest("GET", "/chatwidget/token", nil))
+	if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != `{"loggedIn":false}` {
+		t.Errorf("token endpoint with a failing signer: %d %s, want 200 {\"loggedIn\":false}", rec.Code, rec.Body)
+	}
+}
+
 func TestResolverAbortPanics(t *testing.T) {
 	m := newTest(t, ResolverFunc(func(*http.Request) (*Visitor, error) { panic(http.ErrAbortHandler) }), nil)
 	defer func() {
@@ -383,14 +402,48 @@ func TestPassThrough(t *testing.T) {
 	}
 }
 
+// TestSkip checks that WithSkip steps aside for whole requests: the
+// handler's page goes out as written, and the resolver is not asked; the
+// middleware's own endpoints still answer.
 func TestSkip(t *testing.T) {
-	m := newTest(t, fixed(alice), nil, WithSkip(func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/admin/") }))
+	var calls atomic.Int32
+	m := newTest(t, ResolverFunc(func(*http.Request) (*Visitor, error) { calls.Add(1); return alice, nil }), nil,
+		WithSkip(func(r *http.Request) bool {
+			return r.Host == "admin.example" || strings.HasPrefix(r.URL.Path, "/admin/")
+		}))
 	h := m.Handler(htmlHandler(page))
-	if got := serve(h, httptest.NewRequest("GET", "/admin/x", nil)).Body.String(); got != page {
-		t.Errorf("skipped page = %q, want it untouched", got)
+	tests := []struct {
+		name, url  string
+		wantWidget bool
+		wantCalls  int32
+		wantJSON   bool // the middleware's token endpoint answers
+	}{
+		{"skipped path", "http://shop.example/admin/x", false, 0, false},
+		{"skipped host", "http://admin.example/", false, 0, false},
+		{"not skipped", "http://shop.example/shop", true, 1, false},
+		{"own endpoint on a skipped host", "http://admin.example/chatwidget/token", false, 1, true},
 	}
-	if got := serve(h, httptest.NewRequest("GET", "/shop", nil)).Body.String(); !strings.Contains(got, "data-chatwidget") {
-		t.Errorf("page not skipped got no widget: %q", got)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			calls.Store(0)
+			rec := serve(h, httptest.NewRequest("GET", tc.url, nil))
+			body := rec.Body.String()
+			switch {
+			case tc.wantJSON:
+				if !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") || !strings.Contains(body, `"loggedIn":true`) {
+					t.Errorf("GET %s = %q, want the token endpoint's answer", tc.url, body)
+				}
+			case tc.wantWidget:
+				if !strings.Contains(body, "data-chatwidget") {
+					t.Errorf("GET %s = %q, want the widget", tc.url, body)
+				}
+			case body != page:
+				t.Errorf("GET %s = %q, want the page untouched", tc.url, body)
+			}
+			if n := calls.Load(); n != tc.wantCalls {
+				t.Errorf("GET %s: resolver called %d times, want %d", tc.url, n, tc.wantCalls)
+			}
+		})
 	}
 }
 
