@@ -155,9 +155,10 @@ func WithNonce(f func(r *http.Request) string) Option {
 }
 
 // WithSkip sets a predicate that, when it returns true, makes the middleware
-// step aside for that request entirely: the handler is called with the
-// original ResponseWriter and the resolver is not called. Use it for paths,
-// methods or hosts that must never carry the widget. Default: nil, skip
+// step aside for that request: the handler is called with the original
+// ResponseWriter and the resolver is not called. Use it for paths, methods
+// or hosts that must never carry the widget. The middleware's own endpoints
+// (see [WithEndpoints]) answer before it is asked. Default: nil, skip
 // nothing. See also [Disable] for a per-response opt-out from the handler.
 func WithSkip(f func(r *http.Request) bool) Option {
 	return func(c *config) { c.skip = f }
