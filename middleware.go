@@ -150,15 +150,19 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	// resets the connection), and writing the widget would hide that; the
 	// writer is then left to the garbage collector, not the pool, and only
 	// its handle goes dead.
+	// The lock waits for a call a goroutine of the handler's began before
+	// it returned: that call ends in this response, not the next one.
 	returned := false
 	defer func() {
 		if !returned {
+			cw.mu.Lock()
 			cw.gen.Add(1)
+			cw.mu.Unlock()
 		}
 	}()
 	next.ServeHTTP(hw, r)
 	returned = true
-	cw.finish()
+	cw.end()
 	cw.release()
 }
 
@@ -187,7 +191,7 @@ func (m *Middleware) Snippet(r *http.Request) template.HTML {
 	}
 	t := m.visitorToken(r)
 	if hw, ok := r.Context().Value(writerKey{}).(http.ResponseWriter); ok {
-		if cw := writerOf(hw); cw == nil || !cw.handOut(m, t) {
+		if !handOutTo(hw, m, t) {
 			m.logs.log(r.Context(), logSnippetLate, slog.LevelWarn, "chatwidget: Snippet was called after the response's headers went out without Cache-Control: private and Vary; the page gets no widget: call Snippet before writing the page",
 				slog.String("path", truncate(r.URL.Path, 200)))
 			return ""

@@ -74,6 +74,11 @@ type responseWriter struct {
 	// gen counts the responses cw served: the handle a handler got is live
 	// only while gen is the one it was made with (see handle).
 	gen atomic.Uint64
+	// mu is held by every call through a handle, from its check of gen to
+	// its end, and by serve while it ends the response: a call that a
+	// goroutine began before the handler returned ends before cw goes
+	// back to the pool, instead of running on into the next response.
+	mu sync.Mutex
 }
 
 // Compile-time checks of what the writer's pieces implement.
@@ -126,9 +131,12 @@ type handle struct {
 // errFinished is what a write after the handler returned gets.
 var errFinished = errors.New("chatwidget: write after the handler returned")
 
-// live returns cw while the handler's response is being written, else nil.
-func (h handle) live() *responseWriter {
+// lock locks cw and returns it while the handler's response is being
+// written; else it returns nil, leaving cw unlocked. The caller unlocks it.
+func (h handle) lock() *responseWriter {
+	h.cw.mu.Lock()
 	if h.cw.gen.Load() != h.gen {
+		h.cw.mu.Unlock()
 		return nil
 	}
 	return h.cw
@@ -137,7 +145,8 @@ func (h handle) live() *responseWriter {
 // Header returns the inner writer's header map; a map that goes nowhere
 // once the handler has returned.
 func (h handle) Header() http.Header {
-	if cw := h.live(); cw != nil {
+	if cw := h.lock(); cw != nil {
+		defer cw.mu.Unlock()
 		return cw.w.Header()
 	}
 	return http.Header{}
@@ -145,7 +154,8 @@ func (h handle) Header() http.Header {
 
 // Write writes the body; see responseWriter.Write.
 func (h handle) Write(p []byte) (int, error) {
-	if cw := h.live(); cw != nil {
+	if cw := h.lock(); cw != nil {
+		defer cw.mu.Unlock()
 		return cw.Write(p)
 	}
 	return 0, errFinished
@@ -153,7 +163,8 @@ func (h handle) Write(p []byte) (int, error) {
 
 // WriteHeader sends or holds the status; see responseWriter.WriteHeader.
 func (h handle) WriteHeader(code int) {
-	if cw := h.live(); cw != nil {
+	if cw := h.lock(); cw != nil {
+		defer cw.mu.Unlock()
 		cw.WriteHeader(code)
 	}
 }
@@ -161,13 +172,12 @@ func (h handle) WriteHeader(code int) {
 // Unwrap returns the inner writer, for [http.ResponseController]; once the
 // handler has returned, a writer whose every method fails.
 func (h handle) Unwrap() http.ResponseWriter {
-	if cw := h.live(); cw != nil {
+	if cw := h.lock(); cw != nil {
+		defer cw.mu.Unlock()
 		return cw.w
 	}
 	return finishedWriter{}
 }
-
-func (h handle) writer() *responseWriter { return h.live() }
 
 // finishedWriter is the inner writer of a dead handle.
 type finishedWriter struct{}
@@ -411,13 +421,22 @@ func (cw *responseWriter) handOut(m *Middleware, t signed) bool {
 	return true
 }
 
-// writerOf returns the live writer behind a handler's writer made by wrap,
-// or nil.
-func writerOf(w http.ResponseWriter) *responseWriter {
-	if h, ok := w.(interface{ writer() *responseWriter }); ok {
-		return h.writer()
+// locker is what wrap's writers have: their handle's lock.
+type locker interface{ lock() *responseWriter }
+
+// handOutTo is handOut on the live writer behind w, a handler's writer made
+// by wrap; false if w is none or its handler has returned.
+func handOutTo(w http.ResponseWriter, m *Middleware, t signed) bool {
+	h, ok := w.(locker)
+	if !ok {
+		return false
 	}
-	return nil
+	cw := h.lock()
+	if cw == nil {
+		return false
+	}
+	defer cw.mu.Unlock()
+	return cw.handOut(m, t)
 }
 
 // isASCII reports whether b holds only ASCII bytes.
@@ -455,6 +474,15 @@ func (cw *responseWriter) injectable(ct contentType) bool {
 		return false // a download: the saved file must not keep a token
 	}
 	return header(h, "Content-Range") == ""
+}
+
+// end is finish under cw's lock, which it leaves unlocked even if finish
+// panics (a resolver that aborts with http.ErrAbortHandler): the handle is
+// dead by then, and a goroutine that calls it finds it so.
+func (cw *responseWriter) end() {
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	cw.finish()
 }
 
 // finish ends the response after the handler returns. From here on, the
@@ -544,41 +572,6 @@ func (cw *responseWriter) hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return c, rw, err
 }
 
-// readFrom copies src to the response. When the body passes through, it
-// delegates to the inner writer, which may use sendfile.
-func (cw *responseWriter) readFrom(src io.Reader) (int64, error) {
-	var n int64
-	if cw.phase == sniffing && cw.needsSniff() {
-		buf := make([]byte, sniffLen)
-		k, err := io.ReadFull(src, buf)
-		if k > 0 {
-			if _, werr := cw.Write(buf[:k]); werr != nil {
-				return int64(k), werr
-			}
-		}
-		n = int64(k)
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-	}
-	if cw.phase == sniffing {
-		if err := cw.decideSniffing(); err != nil {
-			return n, err
-		}
-	}
-	var m int64
-	var err error
-	if cw.phase == passing {
-		m, err = cw.w.(io.ReaderFrom).ReadFrom(src)
-	} else {
-		m, err = io.Copy(writerOnly{cw}, src)
-	}
-	return n + m, err
-}
-
 // capabilities reports whether w, or a writer down its Unwrap chain, can
 // flush and hijack.
 func capabilities(w http.ResponseWriter) (flush, hijack bool) {
@@ -608,9 +601,10 @@ type writerOnly struct{ io.Writer }
 // does nothing.
 func Disable(w http.ResponseWriter) bool {
 	for {
-		if _, ok := w.(interface{ writer() *responseWriter }); ok {
-			if cw := writerOf(w); cw != nil {
+		if h, ok := w.(locker); ok {
+			if cw := h.lock(); cw != nil {
 				cw.disabled = true
+				cw.mu.Unlock()
 			}
 			return true
 		}
@@ -630,7 +624,8 @@ func (f flusher) Flush() { f.FlushError() }
 // FlushError is Flush that reports the inner writer's error, as
 // [http.ResponseController] wants.
 func (f flusher) FlushError() error {
-	if cw := f.h.live(); cw != nil {
+	if cw := f.h.lock(); cw != nil {
+		defer cw.mu.Unlock()
 		return cw.flush()
 	}
 	return errFinished
@@ -640,7 +635,8 @@ type hijacker struct{ h handle }
 
 // Hijack hands the connection over, as [http.Hijacker] does.
 func (h hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if cw := h.h.live(); cw != nil {
+	if cw := h.h.lock(); cw != nil {
+		defer cw.mu.Unlock()
 		return cw.hijack()
 	}
 	return nil, nil, errFinished
@@ -648,10 +644,51 @@ func (h hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 type readerFrom struct{ h handle }
 
-// ReadFrom copies from src, with sendfile when the body passes through.
+// ReadFrom copies src to the response. When the body passes through, it
+// delegates to the inner writer, which may use sendfile. No lock is held
+// while src is read: each write goes through the handle, and the inner
+// writer's ReadFrom touches nothing of the pooled writer.
 func (r readerFrom) ReadFrom(src io.Reader) (int64, error) {
-	if cw := r.h.live(); cw != nil {
-		return cw.readFrom(src)
+	cw := r.h.lock()
+	if cw == nil {
+		return 0, errFinished
 	}
-	return 0, errFinished
+	sniff := cw.phase == sniffing && cw.needsSniff()
+	cw.mu.Unlock()
+	var n int64
+	if sniff {
+		buf := make([]byte, sniffLen)
+		k, err := io.ReadFull(src, buf)
+		if k > 0 {
+			if _, werr := r.h.Write(buf[:k]); werr != nil {
+				return int64(k), werr
+			}
+		}
+		n = int64(k)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	if cw = r.h.lock(); cw == nil {
+		return n, errFinished
+	}
+	var err error
+	if cw.phase == sniffing {
+		err = cw.decideSniffing()
+	}
+	inner, passing := cw.w.(io.ReaderFrom), cw.phase == passing
+	cw.mu.Unlock()
+	if err != nil {
+		return n, err
+	}
+	var m int64
+	if passing {
+		m, err = inner.ReadFrom(src)
+	} else {
+		m, err = io.Copy(writerOnly{r.h}, src)
+	}
+	return n + m, err
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -411,6 +412,98 @@ func TestPanicKillsHandle(t *testing.T) {
 	}
 	if strings.Contains(rec.Body.String(), "late") {
 		t.Errorf("late bytes reached the response: %q", rec.Body)
+	}
+
+	// A panic while the middleware ends the response: a resolver that
+	// aborts the handler (http.ErrAbortHandler goes on), called for a small
+	// page with no charset, decided only then. The handle dies all the
+	// same, and its lock is not left held.
+	m = newTest(t, ResolverFunc(func(*http.Request) (*Visitor, error) { panic(http.ErrAbortHandler) }), nil)
+	h = m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		kept = w
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, "<!DOCTYPE html><body>x</body>")
+	}))
+	func() {
+		defer func() {
+			if p := recover(); p != http.ErrAbortHandler {
+				t.Errorf("recovered %v, want http.ErrAbortHandler", p)
+			}
+		}()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	}()
+	done := make(chan error, 1)
+	go func() { _, err := io.WriteString(kept, "late"); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errFinished) {
+			t.Errorf("write after a panic in the end of the response = %v, want errFinished", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a write after a panic in the end of the response hangs: the writer's lock was left held")
+	}
+}
+
+// TestStragglerStaysInItsResponse checks that a call a goroutine made on
+// the handler's writer before the handler returned, and that is still
+// under way when it returns (here a navigation's first write, waiting on a
+// slow resolver), ends in its own response: the writer goes back to the
+// pool only after it, and never carries the goroutine's bytes, or the
+// token it was about to insert, into the next visitor's page. One P, so
+// that the pool hands the next request the writer the last one released.
+func TestStragglerStaysInItsResponse(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	for range 10 {
+		inResolver, bobWrote, gDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+		m := newTest(t, ResolverFunc(func(r *http.Request) (*Visitor, error) {
+			if r.URL.Path != "/alice" {
+				return nil, nil
+			}
+			close(inResolver)
+			<-bobWrote // a session store that takes its time
+			return alice, nil
+		}), nil)
+		srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			if r.URL.Path == "/alice" {
+				go func() { // renders the page, while the handler does not wait for it
+					defer close(gDone)
+					io.WriteString(w, "<!DOCTYPE html><body>ALICE</body>")
+				}()
+				<-inResolver
+				return
+			}
+			io.WriteString(w, "<!DOCTYPE html><body>bob")
+			close(bobWrote)
+			<-gDone
+			io.WriteString(w, "</body></html>")
+		})))
+		get := func(path string) string {
+			req, _ := http.NewRequest("GET", srv.URL+path, nil)
+			req.Header.Set("Sec-Fetch-Dest", "document")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err.Error()
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			return string(b)
+		}
+		aliceDone := make(chan string, 1)
+		go func() { aliceDone <- get("/alice") }()
+		<-inResolver
+		select {
+		case <-aliceDone: // the writer went back to the pool with the goroutine inside
+		case <-time.After(100 * time.Millisecond): // Alice's response waits for the goroutine's write
+		}
+		bob := get("/bob")
+		if strings.Contains(bob, "ALICE") || strings.Contains(bob, "done(") {
+			t.Fatalf("Bob's page = %q: the bytes and token of Alice's straggling write crossed over", bob)
+		}
+		if a := <-aliceDone; !strings.Contains(a, "ALICE") {
+			t.Errorf("Alice's page = %q, want the write that began before her handler returned", a)
+		}
+		srv.Close()
 	}
 }
 

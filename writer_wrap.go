@@ -17,7 +17,8 @@ type closeNotifier struct{ h handle }
 // CloseNotify returns the inner writer's channel; once the handler has
 // returned, one that never receives.
 func (c closeNotifier) CloseNotify() <-chan bool {
-	if cw := c.h.live(); cw != nil {
+	if cw := c.h.lock(); cw != nil {
+		defer cw.mu.Unlock()
 		return cw.w.(http.CloseNotifier).CloseNotify() //lint:ignore SA1019 forwarded for handlers (gin) that still use it
 	}
 	return nil
