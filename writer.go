@@ -466,14 +466,34 @@ func (cw *responseWriter) injectable(ct contentType) bool {
 	if !ct.html() { // most responses that are not pages end here
 		return false
 	}
-	h := cw.w.Header()
-	if ce := header(h, "Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
-		return false
+	// As a browser reads them: net/http sends a key in any case as it is
+	// (h["content-encoding"]), and each line counts.
+	for k, vs := range cw.w.Header() {
+		switch {
+		case strings.EqualFold(k, "Content-Encoding"):
+			for _, v := range vs {
+				if v = strings.TrimSpace(v); v != "" && !strings.EqualFold(v, "identity") {
+					return false
+				}
+			}
+		case strings.EqualFold(k, "Content-Disposition"):
+			for _, v := range vs {
+				// A download (a type other than inline, which Chromium
+				// takes for attachment): the saved file must not keep a
+				// token.
+				if typ, _, _ := strings.Cut(v, ";"); strings.TrimSpace(v) != "" && !strings.EqualFold(strings.TrimSpace(typ), "inline") {
+					return false
+				}
+			}
+		case strings.EqualFold(k, "Content-Range"):
+			if len(vs) > 0 {
+				return false
+			}
+		case k != "Content-Type" && strings.EqualFold(k, "Content-Type"):
+			return false // a line the writer cannot order against its own
+		}
 	}
-	if cd := header(h, "Content-Disposition"); cd != "" && !strings.HasPrefix(strings.ToLower(strings.TrimSpace(cd)), "inline") {
-		return false // a download: the saved file must not keep a token
-	}
-	return header(h, "Content-Range") == ""
+	return true
 }
 
 // end is finish under cw's lock, which it leaves unlocked even if finish

@@ -130,6 +130,67 @@ func TestHeaderRulesAnyCase(t *testing.T) {
 	}
 }
 
+// TestGuardHeadersAsBrowsersRead checks that the headers that keep the
+// widget out of a response (a download, a compressed or partial body, a
+// type that is not HTML) count as a browser reads them: under a key in any
+// case (net/http sends h["content-disposition"] as it is, and browsers
+// match names in any case), on every line, and a disposition whose type is
+// anything but inline (Chromium downloads "inlinex" as an attachment).
+// Otherwise a saved file keeps the token, or the snippet lands in a gzip
+// stream or in a page shown as text.
+func TestGuardHeadersAsBrowsersRead(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		header http.Header // set over Content-Type: text/html; charset=utf-8
+		widget bool
+	}{
+		{"download, key in lower case", http.Header{"content-disposition": {`attachment; filename="report.html"`}}, false},
+		{"download, key in odd case", http.Header{"CONTENT-DISPOSITION": {"attachment"}}, false},
+		{"unknown disposition type", http.Header{"Content-Disposition": {"inlinex; filename=report.html"}}, false},
+		{"second disposition line", http.Header{"Content-Disposition": {"inline", "attachment"}}, false},
+		{"inline", http.Header{"Content-Disposition": {`Inline; filename="page.html"`}}, true},
+		{"gzip, key in lower case", http.Header{"content-encoding": {"gzip"}}, false},
+		{"gzip on a second line", http.Header{"Content-Encoding": {"identity", "gzip"}}, false},
+		{"identity", http.Header{"Content-Encoding": {"identity"}}, true},
+		{"range, key in lower case", http.Header{"content-range": {"bytes 0-80/100"}}, false},
+		{"type, key in lower case", http.Header{"content-type": {"text/plain"}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newTest(t, fixed(alice), nil)
+			h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				for k, v := range tc.header {
+					w.Header()[k] = v
+				}
+				io.WriteString(w, page)
+			}))
+			for _, dest := range []string{"", "document"} {
+				r := httptest.NewRequest("GET", "/", nil)
+				if dest != "" {
+					r.Header.Set("Sec-Fetch-Dest", dest)
+				}
+				body := serve(h, r).Body.String()
+				if got := strings.Contains(body, "data-chatwidget"); got != tc.widget {
+					t.Errorf("Sec-Fetch-Dest %q: widget = %v, want %v: %q", dest, got, tc.widget, body)
+				}
+				if !tc.widget && body != page {
+					t.Errorf("Sec-Fetch-Dest %q: body = %q, want the page untouched", dest, body)
+				}
+			}
+		})
+	}
+	// A sniffed page whose handler declared another type under a key in
+	// lower case: net/http sends both lines.
+	m := newTest(t, fixed(alice), nil)
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["content-type"] = []string{"text/plain"}
+		io.WriteString(w, page)
+	}))
+	if body := serve(h, httptest.NewRequest("GET", "/", nil)).Body.String(); body != page {
+		t.Errorf("sniffed page with a lower-case text/plain: body = %q, want it untouched", body)
+	}
+}
+
 // TestNavigationIsDocument checks that a navigation (Sec-Fetch-Dest:
 // document) gets the widget whatever its first bytes, and that a Flush
 // before any sign of a document reaches the client, headers included.
