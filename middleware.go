@@ -134,7 +134,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		return
 	}
 	if m.skip != nil && m.skip(r) {
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, steppedAside(r))
 		return
 	}
 	document := loadedAsDocument(r)
@@ -167,8 +167,26 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 }
 
 // writerKey is the context key under which serve keeps the handler's
-// writer, for Snippet.
+// writer, for Snippet; or stepAside, for a request it steps aside for.
 type writerKey struct{}
+
+// stepAside is the value under writerKey of a request the middleware steps
+// aside for (WithSkip, a Switch that picks none): Snippet gives it nothing,
+// since no writer would keep its token's page out of shared caches.
+type stepAside struct{}
+
+// steppedAside returns r marked for Snippet as a request the middleware
+// steps aside for, unless Snippet gives it nothing anyway (it loads no
+// document) or a middleware outside already wraps its response.
+func steppedAside(r *http.Request) *http.Request {
+	if r.Method == http.MethodHead || !loadedAsDocument(r) {
+		return r
+	}
+	if _, wrapped := r.Context().Value(writerKey{}).(http.ResponseWriter); wrapped {
+		return r
+	}
+	return r.WithContext(context.WithValue(r.Context(), writerKey{}, stepAside{}))
+}
 
 // Snippet returns the widget's HTML for the visitor of r, to place in a
 // template by hand (for instance {{.ChatWidget}} before </body>). The first
@@ -178,15 +196,20 @@ type writerKey struct{}
 //
 // It also returns "" where the widget does not belong, or where its token
 // could be stored by a shared cache: for a request that does not load a
-// whole document (see [Middleware.Handler]: a fetch, an iframe, HEAD), and,
-// in a response the middleware wraps, once that response's headers went out
-// without what the widget needs (Cache-Control: private for a token, the
-// Vary of a widget page), which is logged; call it before the first write.
+// whole document (see [Middleware.Handler]: a fetch, an iframe, HEAD) or
+// that the middleware steps aside for ([WithSkip], a [Switch] that picks
+// none), and, in a response the middleware wraps, once that response's
+// headers went out without what the widget needs (Cache-Control: private
+// for a token, the Vary of a widget page), which is logged; call it before
+// the first write.
 // Called in time, it makes the wrapped response's headers suit the widget,
 // whatever the handler set. A page served without the middleware needs
 // Cache-Control: private set by the site.
 func (m *Middleware) Snippet(r *http.Request) template.HTML {
 	if r.Method == http.MethodHead || !loadedAsDocument(r) {
+		return ""
+	}
+	if _, skipped := r.Context().Value(writerKey{}).(stepAside); skipped {
 		return ""
 	}
 	t := m.visitorToken(r)

@@ -156,10 +156,12 @@ func WithNonce(f func(r *http.Request) string) Option {
 
 // WithSkip sets a predicate that, when it returns true, makes the middleware
 // step aside for that request: the handler is called with the original
-// ResponseWriter and the resolver is not called. Use it for paths, methods
-// or hosts that must never carry the widget. The middleware's own endpoints
-// (see [WithEndpoints]) answer before it is asked. Default: nil, skip
-// nothing. See also [Disable] for a per-response opt-out from the handler.
+// ResponseWriter and the resolver is not called, and [Middleware.Snippet]
+// gives it nothing (no writer would keep the page out of shared caches).
+// Use it for paths, methods or hosts that must never carry the widget. The
+// middleware's own endpoints (see [WithEndpoints]) answer before it is
+// asked. Default: nil, skip nothing. See also [Disable] for a per-response
+// opt-out from the handler.
 func WithSkip(f func(r *http.Request) bool) Option {
 	return func(c *config) { c.skip = f }
 }

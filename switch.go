@@ -18,7 +18,7 @@ func Switch(pick func(r *http.Request) *Middleware) func(http.Handler) http.Hand
 				m.serve(w, r, next)
 				return
 			}
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, steppedAside(r))
 		})
 	}
 }

@@ -378,6 +378,31 @@ func TestSnippetHandsOutSafely(t *testing.T) {
 			t.Errorf("HEAD: Snippet = %q, want nothing", got)
 		}
 	})
+	// WithSkip, or a Switch that picks no widget: nothing would keep the
+	// token's page out of a shared cache.
+	t.Run("skipped", func(t *testing.T) {
+		m := newTest(t, fixed(alice), nil, WithSkip(func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/docs/") }))
+		page := func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Header().Set("Cache-Control", "public, max-age=600")
+			io.WriteString(w, "<!DOCTYPE html><body>"+string(m.Snippet(r))+"</body>")
+		}
+		for name, h := range map[string]http.Handler{
+			"WithSkip":          m.Handler(http.HandlerFunc(page)),
+			"Switch picks none": Switch(func(*http.Request) *Middleware { return nil })(http.HandlerFunc(page)),
+		} {
+			rec := serve(h, httptest.NewRequest("GET", "/docs/a", nil))
+			if strings.Contains(rec.Body.String(), "done(") {
+				t.Errorf("%s: the page carries a token with Cache-Control %q: %q", name, rec.Header().Get("Cache-Control"), rec.Body)
+			}
+		}
+		// A middleware outside that wraps the request still guards it.
+		outer := newTest(t, fixed(alice), nil)
+		rec := serve(outer.Handler(m.Handler(http.HandlerFunc(page))), httptest.NewRequest("GET", "/docs/a", nil))
+		if !strings.Contains(rec.Body.String(), "done(") || !strings.HasPrefix(rec.Header().Get("Cache-Control"), "private") {
+			t.Errorf("inside a middleware that wraps it: Cache-Control %q, body %q; want the token, private", rec.Header().Get("Cache-Control"), rec.Body)
+		}
+	})
 	// A page whose first sign of a document comes after the hold-back
 	// limit, from a client that sends no fetch metadata: the writer takes
 	// it for a fragment, but the handler placed the widget itself.
