@@ -199,6 +199,12 @@ func (cw *responseWriter) commit(p phase) {
 			cw.makePrivate(cw.handed)
 		}
 	}
+	if cw.status == 0 && p == injecting {
+		// The headers of a page go out now even if the injector holds
+		// back every byte so far (a cut "</b"): a handler that changes
+		// them later, as net/http would ignore, must not undo its rules.
+		cw.status = http.StatusOK
+	}
 	if cw.status != 0 {
 		cw.w.WriteHeader(cw.status)
 		cw.status = 0

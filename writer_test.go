@@ -191,6 +191,28 @@ func TestGuardHeadersAsBrowsersRead(t *testing.T) {
 	}
 }
 
+// TestHeadersGoOutAtTheDecision checks that the headers of a page go out
+// when the writer decides them, even if no byte of the body reaches the
+// client with them (a navigation whose first write is a cut "</b", held
+// back): a handler that changes them after its first write, which net/http
+// would ignore, must not undo the token's private.
+func TestHeadersGoOutAtTheDecision(t *testing.T) {
+	m := newTest(t, fixed(alice), nil)
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, "</b")
+		w.Header().Set("Cache-Control", "public, max-age=600") // too late, as net/http has it
+		io.WriteString(w, "ody>")
+	}))
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Sec-Fetch-Dest", "document")
+	res := serve(h, r).Result()
+	body, _ := io.ReadAll(res.Body)
+	if cc := res.Header.Get("Cache-Control"); strings.Contains(string(body), "done(") && !strings.HasPrefix(cc, "private") {
+		t.Errorf("a page with a token went out with Cache-Control %q: %q", cc, body)
+	}
+}
+
 // TestNavigationIsDocument checks that a navigation (Sec-Fetch-Dest:
 // document) gets the widget whatever its first bytes, and that a Flush
 // before any sign of a document reaches the client, headers included.
