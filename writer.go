@@ -195,7 +195,9 @@ func (cw *responseWriter) commit(p phase) {
 	cw.phase = p
 	if cw.handedOut {
 		cw.vary()
-		if cw.handed.token != "" && !cw.private {
+		// Another middleware's token (a Switch, nested middlewares) may
+		// expire before the one render made the headers private for.
+		if cw.handed.token != "" && (!cw.private || cw.handedBy != cw.m) {
 			cw.makePrivate(cw.handed)
 		}
 	}

@@ -453,6 +453,23 @@ func TestSnippetHandsOutSafely(t *testing.T) {
 			t.Errorf("resolver called %d times, want 1", n)
 		}
 	})
+	// A Switch that picked one widget, and a handler that placed
+	// another's, with a shorter TTL: the page stays in the browser's
+	// cache no longer than the token it carries.
+	t.Run("another middleware's token", func(t *testing.T) {
+		short := newTest(t, fixed(alice), nil, WithTTL(time.Minute))
+		long := newTest(t, fixed(alice), nil, WithTTL(time.Hour))
+		h := Switch(func(*http.Request) *Middleware { return long })(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			snippet := short.Snippet(r)
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Header().Set("Cache-Control", "max-age=3000")
+			io.WriteString(w, "<!DOCTYPE html><body>"+string(snippet)+"</body>")
+		}))
+		rec := serve(h, httptest.NewRequest("GET", "/", nil))
+		if cc := rec.Header().Get("Cache-Control"); cc != "private, max-age=60" && cc != "private, max-age=59" {
+			t.Errorf("Cache-Control = %q, want private, max-age=60: the page carries a token of one minute", cc)
+		}
+	})
 	t.Run("too late", func(t *testing.T) {
 		var logs logBuffer
 		m := newTest(t, fixed(alice), &logs)
