@@ -7,12 +7,14 @@ import (
 	"html/template"
 	"io"
 	"log/slog"
+	"math/rand"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -747,5 +749,167 @@ func TestRefusedLoggedAndCounted(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "evil.example") {
 		t.Errorf("logs hold page content: %q", logs.String())
+	}
+}
+
+// rfRecorder is a ResponseRecorder with io.ReaderFrom, as net/http's
+// writer has it.
+type rfRecorder struct{ *httptest.ResponseRecorder }
+
+func (r rfRecorder) ReadFrom(src io.Reader) (int64, error) { return io.Copy(r.ResponseRecorder, src) }
+
+// TestRandomWriterCalls writes pages through the middleware with random
+// interleavings of writes of random sizes, ReadFrom from a source that
+// gives a byte at a time, Flush, and a Content-Type set before, after the
+// first write or never, for each kind of request: the body is the bare
+// handler's with the widget taken out (no byte lost, duplicated or
+// reordered), a body with a token is private and varies on the cookie, and
+// every variant of a page carries the same Vary.
+func TestRandomWriterCalls(t *testing.T) {
+	pages := []string{
+		page,
+		"<p>fragment</p>",
+		"<!DOCTYPE html><html><head><title>x</title></head><body>" + strings.Repeat("<p>abc</p>", 700) + "</body></html>",
+		"<!-- " + strings.Repeat("x", 5000) + " --><!DOCTYPE html><body>late</body>",
+		"plain text </body> here",
+		"<!DOCTYPE html><body><p>no end",
+	}
+	withoutWidget := func(s string) string {
+		if i := strings.Index(s, "<script data-chatwidget"); i >= 0 {
+			j := strings.LastIndex(s, "</script>")
+			return s[:i] + s[j+len("</script>"):]
+		}
+		return s
+	}
+	dests := []string{"", "document", "empty", "iframe"}
+	rng := rand.New(rand.NewSource(1))
+	m := newTest(t, fixed(alice), nil)
+	for iter := range 400 {
+		pg, seed, ctAt := pages[rng.Intn(len(pages))], rng.Int63(), rng.Intn(4)
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rr := rand.New(rand.NewSource(seed))
+			switch ctAt {
+			case 0:
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			case 1:
+				w.Header().Set("Content-Type", "text/html")
+			}
+			for rest := pg; rest != ""; {
+				switch rr.Intn(5) {
+				case 0:
+					w.(http.Flusher).Flush()
+				case 1:
+					n := 1 + rr.Intn(len(rest))
+					io.Copy(w, iotest.OneByteReader(strings.NewReader(rest[:n])))
+					rest = rest[n:]
+				default:
+					n := 1 + rr.Intn(min(len(rest), 700))
+					io.WriteString(w, rest[:n])
+					rest = rest[n:]
+				}
+				if ctAt == 2 {
+					w.Header().Set("Content-Type", "text/html; charset=utf-8") // late: the type is sniffed
+				}
+			}
+		})
+		var varies []string
+		for _, dest := range dests {
+			req := func() *http.Request {
+				r := httptest.NewRequest("GET", "/", nil)
+				if dest != "" {
+					r.Header.Set("Sec-Fetch-Dest", dest)
+				}
+				return r
+			}
+			bare, got := httptest.NewRecorder(), httptest.NewRecorder()
+			h.ServeHTTP(rfRecorder{bare}, req())
+			m.Handler(h).ServeHTTP(rfRecorder{got}, req())
+			res := got.Result()
+			body := got.Body.String()
+			if withoutWidget(body) != bare.Body.String() {
+				t.Fatalf("iteration %d, Sec-Fetch-Dest %q: body = %q, want the bare %q with a widget at most", iter, dest, body, bare.Body)
+			}
+			if strings.Contains(body, "done(") && (!strings.HasPrefix(res.Header.Get("Cache-Control"), "private") || !strings.Contains(res.Header.Get("Vary"), "Cookie")) {
+				t.Fatalf("iteration %d, Sec-Fetch-Dest %q: a token with Cache-Control %q, Vary %q", iter, dest, res.Header.Get("Cache-Control"), res.Header.Get("Vary"))
+			}
+			varies = append(varies, res.Header.Get("Vary"))
+		}
+		for i, v := range varies {
+			if v != varies[0] {
+				t.Fatalf("iteration %d: Vary %q for Sec-Fetch-Dest %q, %q for %q", iter, v, dests[i], varies[0], dests[0])
+			}
+		}
+	}
+}
+
+// TestRandomSnippetCalls calls Snippet, Disable, Flush and WriteHeader
+// among the writes and header changes of a handler that says its pages
+// are public, in random orders, for GET and HEAD, navigations and fetches:
+// whatever the order, a response that carries a token is private, has no
+// ETag and varies on the cookie.
+func TestRandomSnippetCalls(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	m := newTest(t, fixed(alice), nil)
+	for range 5000 {
+		seed := rng.Int63()
+		dest := []string{"", "document", "empty"}[rng.Intn(3)]
+		method := []string{"GET", "GET", "HEAD"}[rng.Intn(3)]
+		var calls []string
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rr := rand.New(rand.NewSource(seed))
+			w.Header().Set("Cache-Control", "public, max-age=600")
+			w.Header().Set("Etag", `"x"`)
+			for range 8 {
+				switch op := rr.Intn(11); op {
+				case 0:
+					calls = append(calls, "type html")
+					w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				case 1:
+					calls = append(calls, "type text")
+					w.Header().Set("Content-Type", "text/plain")
+				case 2:
+					calls = append(calls, "no type")
+					w.Header().Del("Content-Type")
+				case 3:
+					calls = append(calls, "Snippet")
+					io.WriteString(w, string(m.Snippet(r)))
+				case 4:
+					calls = append(calls, "doctype")
+					io.WriteString(w, "<!DOCTYPE html><body>")
+				case 5:
+					calls = append(calls, "</body>")
+					io.WriteString(w, "</body>")
+				case 6:
+					calls = append(calls, "text")
+					io.WriteString(w, strings.Repeat("x", rr.Intn(600)))
+				case 7:
+					calls = append(calls, "Flush")
+					w.(http.Flusher).Flush()
+				case 8:
+					calls = append(calls, "Disable")
+					Disable(w)
+				case 9:
+					code := []int{200, 404, 304, 206, 500}[rr.Intn(5)]
+					calls = append(calls, fmt.Sprint(code))
+					w.WriteHeader(code)
+				case 10:
+					calls = append(calls, "public")
+					w.Header().Set("Cache-Control", "public, max-age=600")
+				}
+			}
+		})
+		r := httptest.NewRequest(method, "/", nil)
+		if dest != "" {
+			r.Header.Set("Sec-Fetch-Dest", dest)
+		}
+		rec := httptest.NewRecorder()
+		m.Handler(h).ServeHTTP(rec, r)
+		res := rec.Result() // the headers as they went out
+		if body := rec.Body.String(); strings.Contains(body, "done(") {
+			cc := res.Header.Get("Cache-Control")
+			if !strings.HasPrefix(cc, "private") || strings.Contains(cc, "public") || res.Header.Get("Etag") != "" || !strings.Contains(res.Header.Get("Vary"), "Cookie") {
+				t.Fatalf("%s, Sec-Fetch-Dest %q, %s: a token went out with Cache-Control %q, ETag %q, Vary %q", method, dest, strings.Join(calls, ", "), cc, res.Header.Get("Etag"), res.Header.Get("Vary"))
+			}
+		}
 	}
 }
