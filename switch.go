@@ -9,8 +9,13 @@ import "net/http"
 // so that one widget's keys never sign for another. pick returning nil means
 // no widget for that request.
 //
-// Each widget's handlers ([Middleware.TokenHandler], [Middleware.JWKSHandler],
-// [Middleware.MobileHandler]) are mounted on their own paths.
+// Each widget answers its own endpoints (see [WithEndpoints]) under its
+// prefix, for the requests pick gives it: give each one a prefix that pick
+// sends to it, such as WithEndpoints("/en/chatwidget/") for the widget of
+// pick's "/en/" section, so that a tab's refresh fetches its own widget's
+// token; or turn them off with WithEndpoints("") and mount each widget's
+// handlers ([Middleware.TokenHandler], [Middleware.JWKSHandler],
+// [Middleware.MobileHandler]) on paths of its own.
 func Switch(pick func(r *http.Request) *Middleware) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

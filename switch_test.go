@@ -22,7 +22,7 @@ func TestSwitch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	de, err := New("shop-de", KeyRSA(keyDE), fixed(alice), opts...)
+	de, err := New("shop-de", KeyRSA(keyDE), fixed(alice), append(opts, WithEndpoints("/de/chatwidget/"))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,8 @@ func TestSwitch(t *testing.T) {
 		return en
 	})(htmlHandler(page))
 	keys := map[string]*rsa.PublicKey{"shop-en": &keyEN.PublicKey, "shop-de": &keyDE.PublicKey}
-	for path, widget := range map[string]string{"/en/": "shop-en", "/de/": "shop-de", "/": "shop-en"} {
+	for _, tc := range []struct{ path, widget string }{{"/en/", "shop-en"}, {"/de/", "shop-de"}, {"/", "shop-en"}} {
+		path, widget := tc.path, tc.widget
 		body := serve(h, httptest.NewRequest("GET", path, nil)).Body.String()
 		if !strings.Contains(body, "/w/"+widget+".js") || strings.Count(body, "data-chatwidget") != 1 {
 			t.Errorf("%s: page = %q, want widget %s once", path, body, widget)
@@ -51,5 +52,14 @@ func TestSwitch(t *testing.T) {
 	}
 	if body := serve(h, httptest.NewRequest("GET", "/admin/", nil)).Body.String(); body != page {
 		t.Errorf("/admin/: page = %q, want no widget", body)
+	}
+	// Each widget's own endpoints answer under the prefix that pick sends
+	// to it: a tab's refresh gets its own widget's token.
+	for _, tc := range []struct{ path, widget string }{{"/chatwidget/token", "shop-en"}, {"/de/chatwidget/token", "shop-de"}} {
+		r := httptest.NewRequest("GET", tc.path, nil)
+		r.Header.Set("Sec-Fetch-Site", "same-origin")
+		if body := serve(h, r).Body.String(); !strings.Contains(body, `"widgetId":"`+tc.widget+`"`) {
+			t.Errorf("GET %s = %s, want the token of %s", tc.path, body, tc.widget)
+		}
 	}
 }
