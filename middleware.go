@@ -31,7 +31,8 @@ type Middleware struct {
 	logs         *logLimiter // request-time records, rate limited
 	published    []crypto.PublicKey
 	counts       *counts
-	endpoints    string // the prefix of the middleware's own endpoints; "" if off
+	scripts      templateScripts // what CSP looks at in the snippets
+	endpoints    string          // the prefix of the middleware's own endpoints; "" if off
 	own          ownEndpoints
 }
 
@@ -90,6 +91,7 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 		counts:       new(counts),
 		endpoints:    c.endpoints,
 	}
+	m.findScripts()
 	m.own = ownEndpoints{token: m.TokenHandler(), jwks: m.JWKSHandler()}
 	if m.mobile != "" {
 		m.own.mobile = m.MobileHandler()
@@ -158,6 +160,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 			cw.mu.Lock()
 			cw.gen.Add(1)
 			cw.mu.Unlock()
+			cw.abandon() // end the decoder's goroutine, if any
 		}
 	}()
 	next.ServeHTTP(hw, r)
@@ -269,14 +272,21 @@ func (m *Middleware) renderToken(r *http.Request, dst []byte, t signed) []byte {
 	if t.token == "" && !m.anonymous {
 		return nil
 	}
-	nonce := ""
-	if m.nonce != nil {
-		if nonce = m.nonce(r); !validNonce(nonce) {
-			m.logs.log(r.Context(), logBadNonce, slog.LevelWarn, "chatwidget: CSP nonce is not base64; leaving it out", slog.String("path", truncate(r.URL.Path, 200)))
-			nonce = ""
-		}
+	return m.appendSnippet(dst, t, m.configuredNonce(r))
+}
+
+// configuredNonce returns the nonce WithNonce gives for r, or "" if none
+// (or one that is not base64, which is logged).
+func (m *Middleware) configuredNonce(r *http.Request) string {
+	if m.nonce == nil {
+		return ""
 	}
-	return m.appendSnippet(dst, t, nonce)
+	nonce := m.nonce(r)
+	if !validNonce(nonce) {
+		m.logs.log(r.Context(), logBadNonce, slog.LevelWarn, "chatwidget: CSP nonce is not base64; leaving it out", slog.String("path", truncate(r.URL.Path, 200)))
+		return ""
+	}
+	return nonce
 }
 
 // appendSnippet appends the widget's HTML for token t (zero: anonymous).

@@ -340,9 +340,14 @@ func TestPassThrough(t *testing.T) {
 			w.Header().Set("Content-Type", "text/event-stream")
 			io.WriteString(w, "data: </body>\n\n")
 		}, "data: </body>\n\n"},
-		{"gzip html", "GET", func(w http.ResponseWriter, r *http.Request) {
+		{"html in a coding it does not decode", "GET", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
-			w.Header().Set("Content-Encoding", "gzip")
+			w.Header().Set("Content-Encoding", "compress")
+			io.WriteString(w, "\x1f\x9d</body>")
+		}, "\x1f\x9d</body>"},
+		{"html in two layers", "GET", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Header().Set("Content-Encoding", "gzip, br")
 			io.WriteString(w, "\x1f\x8b</body>")
 		}, "\x1f\x8b</body>"},
 		{"partial content", "GET", func(w http.ResponseWriter, r *http.Request) {

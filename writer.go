@@ -56,7 +56,24 @@ type responseWriter struct {
 	disabled bool   // Disable was called
 	status   int    // the final status, held until commit; 0 if none
 	sniffed  []byte // the first bytes, while no Content-Type says what they are
-	refused  string // why the page gets no widget, when the writer decided so
+	// refused says why the page gets no widget, when the writer decided
+	// so, and refusedWhat what about it (a charset, a Content-Encoding).
+	refused     refusal
+	refusedWhat string
+	// rc decodes the body of a page the handler compressed for the
+	// injector, and encodes the injector's output again; nil otherwise.
+	rc *recoder
+	// abort makes finish abort the response: its body stopped decoding
+	// after re-encoded bytes went out, so it cannot end as a whole page.
+	abort bool
+	// token is the widget's token, once render made the snippet (zero:
+	// anonymous), and policies the page's Content-Security-Policy headers
+	// as render found them; place renders the snippet again with the
+	// nonce that the policies of the head's <meta> tags leave.
+	token    signed
+	policies []cspPolicy
+	nonce    string // the nonce the snippet carries
+	want     string // WithNonce's nonce, or ""
 	// contentType is what the writer sets as the Content-Type of a page
 	// that gets the widget, or "": the type sniffed from its first bytes,
 	// or text/html; charset=utf-8 for a page whose header named no charset
@@ -98,7 +115,8 @@ func newResponseWriter(w http.ResponseWriter, r *http.Request, m *Middleware, va
 	// its scanner's stack is not copied or cleared for them.
 	inj, snippet := cw.inj, cw.snippet[:0]
 	cw.w, cw.r, cw.m, cw.phase, cw.variant, cw.disabled, cw.status = w, r, m, sniffing, variant, false, 0
-	cw.sniffed, cw.refused, cw.contentType = nil, "", ""
+	cw.sniffed, cw.refused, cw.refusedWhat, cw.contentType = nil, notRefused, "", ""
+	cw.rc, cw.abort, cw.token, cw.policies, cw.nonce, cw.want = nil, false, signed{}, cw.policies[:0], "", ""
 	cw.handed, cw.handedOut, cw.handedBy, cw.private, cw.varied = signed{}, false, nil, false, false
 	cw.inj, cw.snippet = inj, snippet
 	return cw
@@ -113,7 +131,12 @@ var writerPool = sync.Pool{New: func() any { return &responseWriter{inj: new(rew
 // what belongs to the request.
 func (cw *responseWriter) release() {
 	keep := cw.inj.Release() && cap(cw.snippet) <= 16<<10
-	cw.w, cw.r, cw.m, cw.sniffed, cw.handed, cw.handedBy = nil, nil, nil, nil, signed{}, nil
+	if cw.rc != nil {
+		cw.rc.release()
+	}
+	cw.w, cw.r, cw.m, cw.sniffed, cw.handed, cw.handedBy, cw.rc = nil, nil, nil, nil, signed{}, nil, nil
+	cw.token = signed{}
+	clear(cw.policies)
 	if keep {
 		writerPool.Put(cw) // else let an unusually large buffer go
 	}
@@ -237,6 +260,9 @@ func (cw *responseWriter) Write(p []byte) (int, error) {
 	case passing:
 		return cw.w.Write(p)
 	case holding, injecting:
+		if cw.rc != nil {
+			return cw.writeCoded(p)
+		}
 		return cw.inj.Write(p)
 	case hijacked:
 		return cw.w.Write(p) // net/http's writer fails, and says so
@@ -325,11 +351,18 @@ func (cw *responseWriter) choose(ct contentType, sniffed string) {
 		cw.commit(passing)
 		return
 	}
+	c, ce := contentCoding(cw.w.Header())
 	enc := rewrite.LabelEncoding(ct.charset)
 	switch {
+	case c == otherCoding:
+		if !cw.variant {
+			cw.refuse(refusedEncoding, ce)
+		}
+		cw.commit(passing)
+		return
 	case enc == rewrite.EncodingOther || ct.mixed:
 		if !cw.variant {
-			cw.refused = "the page's encoding is not one the snippet may go into, or its Content-Type values disagree"
+			cw.refuse(refusedCharset, truncate(ct.charset, 40))
 		}
 		cw.commit(passing)
 		return
@@ -349,7 +382,16 @@ func (cw *responseWriter) choose(ct contentType, sniffed string) {
 		// page lets through can no longer switch the encoding.
 		cw.contentType = "text/html; charset=utf-8"
 	}
-	cw.inj.Reset(cw.w, cw, enc)
+	var out io.Writer = cw.w
+	if c != identity {
+		client := io.Writer(cw.w)
+		if cw.r.Method == http.MethodHead {
+			client = io.Discard // the headers of the GET page, and no body
+		}
+		cw.rc = newRecoder(c, client)
+		out = cw.rc
+	}
+	cw.inj.Reset(out, cw, enc)
 	if header(cw.r.Header, "Sec-Fetch-Dest") == "document" || cw.r.Method == http.MethodHead {
 		// A navigation: the response is a document, with no need to wait
 		// for a sign of one. A HEAD response gets the headers of the
@@ -378,18 +420,28 @@ func (cw *responseWriter) Decide(document bool) []byte {
 // render returns the widget's HTML for the visitor, and makes the headers
 // true of the page it goes into; nil when the page gets no widget.
 func (cw *responseWriter) render() []byte {
+	nonce, ok := cw.headerNonce()
+	if !ok {
+		return nil // the page's CSP header would block the scripts
+	}
 	t := cw.handed
 	if !cw.handedOut || cw.handedBy != cw.m {
 		t = cw.m.visitorToken(cw.r) // one resolver call, unless Snippet made it
 	}
-	snippet := cw.m.renderToken(cw.r, cw.snippet[:0], t)
-	if snippet == nil {
+	if t.token == "" && !cw.m.anonymous {
 		return nil
 	}
+	if len(cw.policies) > 0 {
+		if nonce, ok = cw.policyNonce(cw.m.scripts.of(t), "a Content-Security-Policy header"); !ok {
+			return nil
+		}
+	}
+	snippet := cw.m.appendSnippet(cw.snippet[:0], t, nonce)
 	if cw.inj.Encoding() == rewrite.EncodingASCII && !isASCII(snippet) {
-		cw.refused = "the snippet is not ASCII, and the page's encoding is not UTF-8"
+		cw.refuse(refusedCharset, "the snippet is not ASCII")
 		return nil
 	}
+	cw.token, cw.nonce = t, nonce
 	cw.snippet = snippet
 	rewriteHeaders(cw.w.Header(), cw.contentType, false, 0)
 	cw.varied = true
@@ -458,9 +510,9 @@ func isASCII(b []byte) bool {
 }
 
 // injectable reports whether the response, of type ct, is an HTML page with
-// a body that the widget may go into. An XHTML page is left alone: the
-// browser's XML parser would stop at the first byte of the snippet that is
-// not well-formed XML.
+// a body that the widget may go into, in some Content-Encoding (choose
+// tells which). An XHTML page is left alone: the browser's XML parser would
+// stop at the first byte of the snippet that is not well-formed XML.
 func (cw *responseWriter) injectable(ct contentType) bool {
 	if cw.disabled {
 		return false
@@ -475,15 +527,10 @@ func (cw *responseWriter) injectable(ct contentType) bool {
 		return false
 	}
 	// As a browser reads them: net/http sends a key in any case as it is
-	// (h["content-encoding"]), and each line counts.
+	// (h["content-disposition"]), and each line counts. The
+	// Content-Encoding is choose's (see contentCoding).
 	for k, vs := range cw.w.Header() {
 		switch {
-		case strings.EqualFold(k, "Content-Encoding"):
-			for _, v := range vs {
-				if v = strings.TrimSpace(v); v != "" && !strings.EqualFold(v, "identity") {
-					return false
-				}
-			}
 		case strings.EqualFold(k, "Content-Disposition"):
 			for _, v := range vs {
 				// A download (a type other than inline, which Chromium
@@ -520,18 +567,99 @@ func (cw *responseWriter) finish() {
 	if cw.phase == sniffing {
 		cw.endSniffing()
 	}
-	reason := cw.refused
 	if cw.phase == holding || cw.phase == injecting {
-		cw.inj.Close()
-		if reason == "" {
-			reason = cw.inj.Refusal()
+		cw.closeBody()
+		if cw.refused == notRefused {
+			if reason := cw.inj.Refusal(); reason != "" {
+				cw.refuse(injectorRefusal(reason), reason)
+			}
 		}
 	}
+	cw.abandon() // a hijacked body's decoder, if any
 	if cw.phase != hijacked {
 		cw.phase = finished
 	}
-	if reason != "" {
-		cw.m.noteRefused(cw.r, reason)
+	if cw.refused != notRefused {
+		cw.m.noteRefused(cw.r, cw.refused, cw.refusedWhat)
+	}
+	if cw.abort {
+		// The client got the page up to where it stopped decoding; a
+		// clean end would make a truncated page look whole (to a cache,
+		// too). The decoder's goroutine has ended.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// refuse records why the page gets no widget, unless a reason is there.
+func (cw *responseWriter) refuse(why refusal, what string) {
+	if cw.refused == notRefused {
+		cw.refused, cw.refusedWhat = why, what
+	}
+}
+
+// closeBody ends the body of a page held or streamed through the injector.
+func (cw *responseWriter) closeBody() {
+	if cw.rc == nil {
+		cw.inj.Close()
+		return
+	}
+	if _, derr := cw.rc.end(cw.inj); derr != nil {
+		cw.undecodable(derr)
+	}
+	if cw.phase == passing || cw.abort {
+		return
+	}
+	cw.inj.Close()
+	cw.rc.close()
+}
+
+// writeCoded writes p, bytes of a body in the handler's Content-Encoding,
+// through the decoder, the injector and the encoder.
+func (cw *responseWriter) writeCoded(p []byte) (int, error) {
+	err, derr := cw.rc.write(p, cw.inj)
+	if derr != nil {
+		return cw.undecodable(derr)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// undecodable deals with a body that does not decode as its
+// Content-Encoding says. If none of the recoder's bytes went out, the body
+// goes out as the handler wrote it, and the rest passes through. Otherwise
+// the client gets everything decoded so far, and the response is aborted at
+// the end; what the handler writes from here on is dropped.
+func (cw *responseWriter) undecodable(derr error) (int, error) {
+	cw.refuse(refusedUndecodable, derr.Error())
+	if raw, ok := cw.rc.untouched(); ok {
+		if cw.phase == holding {
+			cw.commit(passing)
+		}
+		cw.phase = passing
+		if len(raw) > 0 {
+			if _, err := cw.w.Write(raw); err != nil {
+				return 0, err
+			}
+		}
+		return len(raw), nil
+	}
+	if !cw.abort {
+		cw.abort = true
+		if cw.inj.Flush() == nil && cw.rc.flush() == nil {
+			// Out of net/http's buffers too, which a panic drops.
+			http.NewResponseController(cw.w).Flush() //nolint:errcheck // aborted anyway
+		}
+	}
+	return 0, derr
+}
+
+// abandon ends the decoder's goroutine of a response whose handler
+// panicked, so that none outlives ServeHTTP.
+func (cw *responseWriter) abandon() {
+	if cw.rc != nil {
+		cw.rc.abandon()
 	}
 }
 
@@ -559,11 +687,19 @@ func (cw *responseWriter) flush() error {
 		}
 		return cw.flush()
 	case holding, injecting:
+		if cw.abort {
+			return errUndecodable
+		}
 		if err := cw.inj.Flush(); err != nil {
 			return err
 		}
 		if cw.phase == holding {
 			return nil // nothing may reach the client before the headers are final
+		}
+		if cw.rc != nil && cw.phase == injecting {
+			if err := cw.rc.flush(); err != nil {
+				return err
+			}
 		}
 	case hijacked:
 		return http.ErrHijacked
@@ -591,6 +727,11 @@ func (cw *responseWriter) hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if cw.phase == holding || cw.phase == injecting {
 		if err := cw.inj.Flush(); err != nil {
 			return nil, nil, err
+		}
+		if cw.rc != nil {
+			if err := cw.rc.flush(); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	c, rw, err := http.NewResponseController(cw.w).Hijack()

@@ -297,7 +297,8 @@ func TestVariantsVary(t *testing.T) {
 			io.WriteString(w, `{"a":"</body>"}`)
 		}), ""},
 		{"shift_jis page", []string{"Sec-Fetch-Dest", "iframe"}, htmlHandler(page, "Content-Type", "text/html; charset=shift_jis"), ""},
-		{"compressed page", []string{"Sec-Fetch-Dest", "iframe"}, htmlHandler(page, "Content-Encoding", "gzip"), ""},
+		{"compressed page", []string{"Sec-Fetch-Dest", "iframe"}, htmlHandler(page, "Content-Encoding", "gzip"), "Sec-Fetch-Dest, Sec-Purpose, Purpose, Hx-Request, Turbo-Frame, Cookie"},
+		{"page in a coding it does not decode", []string{"Sec-Fetch-Dest", "iframe"}, htmlHandler(page, "Content-Encoding", "compress"), ""},
 		{"handler's own vary", []string{"Sec-Fetch-Dest", "empty"}, htmlHandler(page, "Vary", "Accept-Language, Cookie"), "Accept-Language, Cookie, Sec-Fetch-Dest, Sec-Purpose, Purpose, Hx-Request, Turbo-Frame"},
 	}
 	for _, tc := range tests {
@@ -744,8 +745,17 @@ func TestRefusedLoggedAndCounted(t *testing.T) {
 	if n := calls.Load(); n != 1 {
 		t.Errorf("resolver called %d times, want once (for the page with a doctype)", n)
 	}
-	if n := strings.Count(logs.String(), "level=DEBUG"); n != 2 || !strings.Contains(logs.String(), `reason="a frameset"`) {
-		t.Errorf("logs = %q, want one debug record per page, with the reason", logs.String())
+	if st := m.Stats().Refused; st != (RefusedPages{Placement: 1, PageEnd: 1}) {
+		t.Errorf("Stats().Refused = %+v, want one page for placement and one for its end", st)
+	}
+	// The frameset is markup a visitor could put in a page: debug. The
+	// page that ends inside foreign content is the site's to fix: a
+	// warning that says how.
+	if n := strings.Count(logs.String(), "level=DEBUG"); n != 1 || !strings.Contains(logs.String(), `reason="a frameset"`) {
+		t.Errorf("logs = %q, want one debug record for the frameset, with the reason", logs.String())
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), "end the page's template with </body></html>") {
+		t.Errorf("logs = %q, want one warning for the page's end, naming the fix", logs.String())
 	}
 	if strings.Contains(logs.String(), "evil.example") {
 		t.Errorf("logs hold page content: %q", logs.String())

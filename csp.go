@@ -1,0 +1,398 @@
+package chatwidget
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"golang.org/x/net/html"
+)
+
+// The page's own Content-Security-Policy. When WithNonce gives no nonce, the
+// inserted scripts take one from the policies the response carries: the
+// Content-Security-Policy headers the handler set (each value, and each
+// comma-separated policy in it) and the <meta http-equiv> policies of the
+// document's head, which the injector reports at the insertion point. Every
+// policy applies, so the scripts must satisfy each: a policy that governs
+// <script> elements (script-src-elem, else script-src, else default-src)
+// lets them run if it names their nonce, or, without one, if it allows
+// inline scripts ('unsafe-inline' with no nonce, hash or 'strict-dynamic')
+// and the embed's URL. A page whose policies no nonce satisfies gets no
+// widget, and a warning: inserted scripts that the page's CSP blocks would
+// only fill its console with violations.
+
+// cspPolicy is what a policy says about <script> elements: the source list
+// of the directive that governs them, if any.
+type cspPolicy struct {
+	governs bool     // a directive governs <script> elements
+	sources []string // its source expressions, as written
+}
+
+// cspHeader is the header name of an enforced policy.
+const cspHeader = "Content-Security-Policy"
+
+// parseCSP appends to ps the policies of one serialized policy list (a
+// header value, or a <meta>'s content): each comma-separated policy.
+func parseCSP(ps []cspPolicy, list string) []cspPolicy {
+	for p := range strings.SplitSeq(list, ",") {
+		ps = append(ps, parsePolicy(p))
+	}
+	return ps
+}
+
+// parsePolicy parses one serialized policy as CSP3 does: directives split
+// at ";", names case-insensitive, the first of a name counting.
+func parsePolicy(p string) cspPolicy {
+	var elem, script, def []string
+	var hasElem, hasScript, hasDef bool
+	for d := range strings.SplitSeq(p, ";") {
+		fields := strings.FieldsFunc(d, isCSPSpace)
+		if len(fields) == 0 {
+			continue
+		}
+		switch strings.ToLower(fields[0]) {
+		case "script-src-elem":
+			if !hasElem {
+				elem, hasElem = fields[1:], true
+			}
+		case "script-src":
+			if !hasScript {
+				script, hasScript = fields[1:], true
+			}
+		case "default-src":
+			if !hasDef {
+				def, hasDef = fields[1:], true
+			}
+		}
+	}
+	switch {
+	case hasElem:
+		return cspPolicy{true, elem}
+	case hasScript:
+		return cspPolicy{true, script}
+	case hasDef:
+		return cspPolicy{true, def}
+	}
+	return cspPolicy{}
+}
+
+// isCSPSpace reports whether r is ASCII whitespace, which separates a
+// directive's name and values.
+func isCSPSpace(r rune) bool {
+	return r == ' ' || r == '\t' || r == '\n' || r == '\f' || r == '\r'
+}
+
+// nonces appends the valid nonces p names to dst.
+func (p cspPolicy) nonces(dst []string) []string {
+	for _, s := range p.sources {
+		if n, ok := nonceSource(s); ok {
+			dst = append(dst, n)
+		}
+	}
+	return dst
+}
+
+// nonceSource returns the nonce of a 'nonce-…' source expression.
+func nonceSource(s string) (string, bool) {
+	if len(s) < len("'nonce-'")+1 || s[len(s)-1] != '\'' || !strings.EqualFold(s[:len("'nonce-")], "'nonce-") {
+		return "", false
+	}
+	n := s[len("'nonce-") : len(s)-1]
+	return n, validNonce(n) && n != ""
+}
+
+// snippetScripts is what CSP looks at in a snippet: whether it has inline
+// scripts, and the URLs of those it loads.
+type snippetScripts struct {
+	inline bool
+	srcs   []*url.URL
+}
+
+// scriptsOf returns the scripts of snippet, some HTML of the templates.
+func scriptsOf(snippet []byte) snippetScripts {
+	var s snippetScripts
+	z := html.NewTokenizer(strings.NewReader(string(snippet)))
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return s
+		case html.StartTagToken, html.SelfClosingTagToken:
+			name, more := z.TagName()
+			if string(name) != "script" {
+				continue
+			}
+			src := ""
+			for more {
+				var k, v []byte
+				k, v, more = z.TagAttr()
+				if string(k) == "src" {
+					src = string(v)
+					break
+				}
+			}
+			if src == "" {
+				s.inline = true
+			} else if u, err := url.Parse(src); err == nil {
+				s.srcs = append(s.srcs, u) // New checked that it is absolute
+			}
+		}
+	}
+}
+
+// allows reports whether p lets scripts with nonce ("" for none) run,
+// on a page of origin self.
+func (p cspPolicy) allows(scripts snippetScripts, nonce string, self *url.URL) bool {
+	if !p.governs {
+		return true
+	}
+	var hasNonce, hasHash, strictDynamic, unsafeInline, none bool
+	for _, s := range p.sources {
+		if n, ok := nonceSource(s); ok {
+			if nonce != "" && n == nonce {
+				return true // a nonce lets inline and loaded scripts alike run
+			}
+			hasNonce = true
+			continue
+		}
+		switch ls := strings.ToLower(s); {
+		case strings.HasPrefix(ls, "'sha256-"), strings.HasPrefix(ls, "'sha384-"), strings.HasPrefix(ls, "'sha512-"):
+			hasHash = true
+		case ls == "'strict-dynamic'":
+			strictDynamic = true
+		case ls == "'unsafe-inline'":
+			unsafeInline = true
+		case ls == "'none'":
+			none = true
+		}
+	}
+	if none && len(p.sources) == 1 {
+		return false
+	}
+	if scripts.inline && (!unsafeInline || hasNonce || hasHash || strictDynamic) {
+		return false // the snippet's inline scripts change with each token: no hash can allow them
+	}
+	for _, u := range scripts.srcs {
+		if strictDynamic || !p.allowsURL(u, self) {
+			return false
+		}
+	}
+	return true
+}
+
+// allowsURL reports whether a host-source, scheme-source, 'self' or * of
+// p matches u, as CSP3's "does url match source list" does for the
+// schemes a template may use (https, and http on loopback).
+func (p cspPolicy) allowsURL(u, self *url.URL) bool {
+	for _, s := range p.sources {
+		if matchSource(s, u, self) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchSource reports whether the source expression s matches u.
+func matchSource(s string, u, self *url.URL) bool {
+	ls := strings.ToLower(s)
+	switch {
+	case ls == "*":
+		return u.Scheme == "https" || u.Scheme == "http"
+	case ls == "'self'":
+		return self != nil && schemeMatches(self.Scheme, u.Scheme) && strings.EqualFold(u.Host, self.Host)
+	case strings.HasPrefix(ls, "'"):
+		return false // keywords, nonces and hashes
+	case strings.HasSuffix(ls, ":") && !strings.Contains(ls, "/"):
+		return schemeMatches(strings.TrimSuffix(ls, ":"), u.Scheme)
+	}
+	scheme, rest, ok := strings.Cut(ls, "://")
+	if !ok {
+		scheme, rest = "", ls
+		if self != nil {
+			scheme = self.Scheme
+		}
+	}
+	if scheme != "" && !schemeMatches(scheme, u.Scheme) {
+		return false
+	}
+	hostPort, path := rest, ""
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		hostPort, path = rest[:i], rest[i:]
+	}
+	host, port, hasPort := strings.Cut(hostPort, ":")
+	uh := strings.ToLower(u.Hostname())
+	switch {
+	case host == "*":
+	case strings.HasPrefix(host, "*."):
+		if !strings.HasSuffix(uh, host[1:]) {
+			return false
+		}
+	case host != uh:
+		return false
+	}
+	if hasPort && port != "*" && port != portOf(u) {
+		return false
+	}
+	if !hasPort && u.Port() != "" && u.Port() != defaultPort(u.Scheme) {
+		return false
+	}
+	switch {
+	case path == "":
+		return true
+	case strings.HasSuffix(path, "/"):
+		return strings.HasPrefix(u.EscapedPath(), path)
+	}
+	return u.EscapedPath() == path
+}
+
+// schemeMatches reports whether a source's scheme allows a URL's, http
+// allowing https as CSP3 says.
+func schemeMatches(source, scheme string) bool {
+	return source == scheme || source == "http" && scheme == "https"
+}
+
+// portOf returns u's port, or its scheme's default.
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	return defaultPort(u.Scheme)
+}
+
+func defaultPort(scheme string) string {
+	if scheme == "https" {
+		return "443"
+	}
+	return "80"
+}
+
+// requestOrigin returns the origin of r's page, as far as the server can
+// tell: https when it came over TLS, the Host it asked for.
+func requestOrigin(r *http.Request) *url.URL {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return &url.URL{Scheme: scheme, Host: r.Host}
+}
+
+// chooseNonce returns the nonce that lets scripts run under every policy
+// of ps: want if given (WithNonce's), else one that the policies name, or
+// none. ok is false if none does.
+func chooseNonce(ps []cspPolicy, scripts snippetScripts, want string, self *url.URL) (nonce string, ok bool) {
+	try := func(n string) bool {
+		for _, p := range ps {
+			if !p.allows(scripts, n, self) {
+				return false
+			}
+		}
+		return true
+	}
+	if want != "" {
+		return want, try(want)
+	}
+	var buf [4]string
+	for _, n := range cspNonces(buf[:0], ps) {
+		if try(n) {
+			return n, true
+		}
+	}
+	return "", try("")
+}
+
+// cspNonces appends the nonces of ps to dst, each once.
+func cspNonces(dst []string, ps []cspPolicy) []string {
+	for _, p := range ps {
+		for _, n := range p.nonces(nil) {
+			if !contains(dst, n) {
+				dst = append(dst, n)
+			}
+		}
+	}
+	return dst
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// headerNonce reads the page's CSP headers (not Report-Only) and returns
+// the nonce they leave for the embed code; ok is false, and the page
+// refused, when no nonce lets it run under them. A <meta> policy of the
+// head can only add to them (see place).
+func (cw *responseWriter) headerNonce() (nonce string, ok bool) {
+	cw.policies = cw.policies[:0]
+	for _, v := range cw.w.Header()[cspHeader] {
+		cw.policies = parseCSP(cw.policies, v)
+	}
+	cw.want = cw.m.configuredNonce(cw.r)
+	if len(cw.policies) == 0 {
+		return cw.want, true
+	}
+	return cw.policyNonce(cw.m.scripts.embed, "a Content-Security-Policy header")
+}
+
+// policyNonce returns the nonce that lets scripts run under cw.policies;
+// ok is false, and the page refused for the policies of where, if none
+// does.
+func (cw *responseWriter) policyNonce(scripts snippetScripts, where string) (string, bool) {
+	nonce, ok := chooseNonce(cw.policies, scripts, cw.want, requestOrigin(cw.r))
+	if !ok {
+		cw.refuse(refusedCSP, where)
+	}
+	return nonce, ok
+}
+
+// place returns the snippet to insert at the insertion point, now that the
+// content of the document head's CSP <meta> tags (metas) is known: the
+// snippet decide made, with the nonce that every policy leaves; nil if
+// none does (the page is refused).
+func (cw *responseWriter) place(metas []string) []byte {
+	if len(metas) == 0 || cw.snippet == nil {
+		return cw.snippet
+	}
+	for _, m := range metas {
+		cw.policies = parseCSP(cw.policies, m)
+		if strings.Contains(m, ",") {
+			// CSP3 reads a <meta>'s content as one policy, and browsers
+			// have split it at commas as a header is: both must allow.
+			cw.policies = append(cw.policies, parsePolicy(m))
+		}
+	}
+	nonce, ok := cw.policyNonce(cw.m.scripts.of(cw.token), "a <meta http-equiv=Content-Security-Policy> in the head")
+	if !ok {
+		return nil
+	}
+	if nonce != cw.nonce {
+		cw.snippet, cw.nonce = cw.m.appendSnippet(cw.snippet[:0], cw.token, nonce), nonce
+	}
+	return cw.snippet
+}
+
+// templateScripts is what CSP looks at in the snippets of a Middleware:
+// the embed code's scripts, and the whole snippet's for a logged-in and an
+// anonymous visitor.
+type templateScripts struct {
+	embed, loggedIn, anonymous snippetScripts
+}
+
+// of returns the scripts of the snippet for token t (zero: anonymous).
+func (s *templateScripts) of(t signed) snippetScripts {
+	if t.token == "" {
+		return s.anonymous
+	}
+	return s.loggedIn
+}
+
+// findScripts finds the scripts of m's snippets.
+func (m *Middleware) findScripts() {
+	m.scripts = templateScripts{
+		embed:     scriptsOf(m.embed.appendTo(nil, signed{}, "")),
+		loggedIn:  scriptsOf(m.appendSnippet(nil, signed{token: "e30.e30.e30"}, "")),
+		anonymous: scriptsOf(m.appendSnippet(nil, signed{}, "")),
+	}
+}
