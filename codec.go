@@ -1,6 +1,7 @@
 package chatwidget
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -403,7 +404,16 @@ func (d *decodeRun) decodeAll(c coding) (err error) {
 			err = fmt.Errorf("the %s decoder panicked: %v", c, p)
 		}
 	}()
-	r, zl, err := getDecoder(c, &d.src)
+	// The flate decoders read a *bufio.Reader fastest. It asks the
+	// source for more only when it is empty, and so only when the decoder
+	// needs more input.
+	br := bufioReaders.Get().(*bufio.Reader)
+	br.Reset(&d.src)
+	defer func() {
+		br.Reset(emptyReader{})
+		bufioReaders.Put(br)
+	}()
+	r, zl, err := getDecoder(c, br)
 	if err != nil {
 		return d.src.cause(err)
 	}
@@ -424,7 +434,10 @@ func (d *decodeRun) decodeAll(c coding) (err error) {
 	}
 }
 
-var decodeBufs = sync.Pool{New: func() any { b := make([]byte, decodeBufSize); return &b }}
+var (
+	decodeBufs   = sync.Pool{New: func() any { b := make([]byte, decodeBufSize); return &b }}
+	bufioReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+)
 
 // source is the decoder's input: the chunks the handler's writes hand over.
 type source struct {
@@ -466,16 +479,6 @@ func (s *source) Read(b []byte) (int, error) {
 	n := copy(b, s.p)
 	s.p = s.p[n:]
 	return n, nil
-}
-
-// ReadByte is Read of one byte, so that the flate decoders read from the
-// source directly, with no buffer that would ask for input ahead.
-func (s *source) ReadByte() (byte, error) {
-	var b [1]byte
-	if _, err := s.Read(b[:]); err != nil {
-		return 0, err
-	}
-	return b[0], nil
 }
 
 // An encoder is one of the coders' writers.
@@ -569,7 +572,7 @@ var (
 // getDecoder returns a decoder for coding c that reads s, and for deflate
 // whether the body has a zlib header (read from its first two bytes, as
 // browsers tell the two apart). It reads the stream's header.
-func getDecoder(c coding, s *source) (io.Reader, bool, error) {
+func getDecoder(c coding, s *bufio.Reader) (io.Reader, bool, error) {
 	switch c {
 	case gzipCoding:
 		if d, ok := gzipReaders.Get().(*gzip.Reader); ok {
@@ -578,12 +581,11 @@ func getDecoder(c coding, s *source) (io.Reader, bool, error) {
 		d, err := gzip.NewReader(s)
 		return d, false, err
 	case deflateCoding:
-		var h [2]byte
-		if _, err := io.ReadFull(s, h[:]); err != nil {
+		h, err := s.Peek(2)
+		if err != nil {
 			return nil, false, err
 		}
-		s.p = append(h[:], s.p...) // read again by the decoder
-		if zlibHeader(h) {
+		if zlibHeader([2]byte(h)) {
 			if d, ok := zlibReaders.Get().(io.ReadCloser); ok {
 				return d, true, d.(zlib.Resetter).Reset(s, nil)
 			}
