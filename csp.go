@@ -323,7 +323,7 @@ func contains(list []string, s string) bool {
 // headerNonce reads the page's CSP headers (not Report-Only) and returns
 // the nonce they leave for the embed code; ok is false, and the page
 // refused, when no nonce lets it run under them. A <meta> policy of the
-// head can only add to them (see place).
+// head can only add to them (see Place).
 func (cw *responseWriter) headerNonce() (nonce string, ok bool) {
 	cw.policies = cw.policies[:0]
 	for _, v := range cw.w.Header()[cspHeader] {
@@ -347,13 +347,18 @@ func (cw *responseWriter) policyNonce(scripts snippetScripts, where string) (str
 	return nonce, ok
 }
 
-// place returns the snippet to insert at the insertion point, now that the
+// Place returns the snippet to insert at the insertion point, now that the
 // content of the document head's CSP <meta> tags (metas) is known: the
 // snippet decide made, with the nonce that every policy leaves; nil if
-// none does (the page is refused).
-func (cw *responseWriter) place(metas []string) []byte {
-	if len(metas) == 0 || cw.snippet == nil {
+// none does, or if a <meta> of the head was too long to read (lost): the
+// page is refused.
+func (cw *responseWriter) Place(metas []string, lost bool) []byte {
+	if cw.snippet == nil || len(metas) == 0 && !lost {
 		return cw.snippet
+	}
+	if lost {
+		cw.refuse(refusedCSP, "a <meta> in the head over 8 KiB, which may be a Content-Security-Policy")
+		return nil
 	}
 	for _, m := range metas {
 		cw.policies = parseCSP(cw.policies, m)

@@ -104,7 +104,7 @@ var (
 	_ http.Flusher        = flusher{}
 	_ http.Hijacker       = hijacker{}
 	_ io.ReaderFrom       = readerFrom{}
-	_ rewrite.Decider     = (*responseWriter)(nil)
+	_ rewrite.Placer      = (*responseWriter)(nil)
 	_ http.ResponseWriter = finishedWriter{}
 )
 

@@ -85,7 +85,7 @@ func TestLateWriteIsInert(t *testing.T) {
 // net/http does, the type is sniffed from the first bytes.
 func TestLateContentTypeKeepsBytes(t *testing.T) {
 	m := newTest(t, fixed(nil), nil)
-	const head = `<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" content="default-src 'self'">`
+	const head = `<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" content="default-src 'self' 'unsafe-inline' https://cdn.example">`
 	const rest = `</head><body><p>x</p></body></html>`
 	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, head)

@@ -9,7 +9,9 @@
 // It knows nothing of HTTP or tokens: bytes in, bytes out. The root
 // package reaches it only through [Injector] (Reset, Write, Flush, Close
 // and a few questions), the [Decider] the writer hands over to make the
-// snippet once the page is known to be a document, [Encoding] with
+// snippet once the page is known to be a document (a [Placer], which makes
+// it final at the insertion point once the head's <meta>
+// Content-Security-Policy tags are known), [Encoding] with
 // [LabelEncoding], and [MarkerAttr]; the compiler keeps it that way, since
 // nothing else is exported and this package imports no net/http.
 //
@@ -20,8 +22,9 @@
 //   - injector.go: [Injector], the stream. It holds back only what a tag cut
 //     by a write boundary needs (a possible </body> or </html>, and up to
 //     4 KiB after a </html> in case a </body> follows), inserts the snippet,
-//     asks the [Decider] once, and runs a second scanner over <noscript> as
-//     a browser with scripting off reads it. It drives the scanner through
+//     asks the [Decider] once, reads the head's <meta> tags for a
+//     [Placer], and runs a second scanner over <noscript> as a browser with
+//     scripting off reads it. It drives the scanner through
 //     scan, acting on the events scan returns, and asks tree.go before it
 //     inserts (canInsert, canEnd).
 //   - scanner.go: the resumable scanner. It keeps only the states of the

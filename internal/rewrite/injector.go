@@ -1,6 +1,12 @@
 package rewrite
 
-import "io"
+import (
+	"bytes"
+	"io"
+	"strings"
+
+	"golang.org/x/net/html"
+)
 
 // This file is the injector: the stream, what it holds back at write
 // boundaries and the maxHold limits, the insertion, the decision it asks
@@ -30,6 +36,22 @@ const MarkerAttr = "data-chatwidget"
 // at most once per stream, before the injector writes anything.
 type Decider interface {
 	Decide(document bool) []byte
+}
+
+// A Placer is a [Decider] that makes the snippet final at the insertion
+// point, once the Content-Security-Policy of every <meta http-equiv> tag of
+// the document's head is known: metaCSP holds their content attributes,
+// character references decoded, in order; lost reports a <meta> of the head
+// too long to read (over 8 KiB), which may have been one. Only <meta> start
+// tags that a browser makes children of the head element count: read as
+// tags (not in a comment or raw text), outside template contents, before
+// the body begins (a start tag the head does not take, a </body>, </html>
+// or </br> end tag, or text other than white space). Place returns the
+// snippet to insert, which may differ from Decide's (another nonce), or nil
+// to insert nothing.
+type Placer interface {
+	Decider
+	Place(metaCSP []string, lost bool) []byte
 }
 
 // Injector copies an HTML stream to an [io.Writer] and inserts a snippet
@@ -80,7 +102,20 @@ type Injector struct {
 	// refused says why the page gets no widget, once the scanner gave up;
 	// "" otherwise.
 	refused string
+
+	// The head's <meta> tags: meta gathers the one being read (while
+	// metaOn), metas holds the Content-Security-Policy of each read, and
+	// metaLost is set if one was too long to read; dec is the decider, for
+	// Place.
+	meta     []byte
+	metaOn   bool
+	metas    []string
+	metaLost bool
+	dec      Decider
 }
+
+// maxMeta bounds the bytes of a <meta> tag the injector reads.
+const maxMeta = 8 << 10
 
 var _ io.WriteCloser = (*Injector)(nil)
 
@@ -103,9 +138,10 @@ func (j *Injector) Reset(w io.Writer, d Decider, enc Encoding) {
 // so is not held back (the tests and benchmarks use it), keeping its
 // buffers.
 func (j *Injector) resetSnippet(w io.Writer, snippet []byte) {
-	hold, head, alt := j.hold[:0], j.head[:0], j.alt
+	hold, head, alt, meta, metas := j.hold[:0], j.head[:0], j.alt, j.meta[:0], j.metas[:0]
 	*j = Injector{}
 	j.w, j.snippet, j.hold, j.head, j.alt, j.tagStart, j.htmlAt = w, snippet, hold, head, alt, -1, -1
+	j.meta, j.metas = meta, metas
 }
 
 // KnownDocument tells j, after Reset and before the first Write, that the
@@ -167,8 +203,9 @@ func (j *Injector) Refusal() string { return j.refused }
 // alive. It reports whether j's buffers are small enough to be worth
 // keeping.
 func (j *Injector) Release() (keep bool) {
-	j.w, j.pending, j.err = nil, nil, nil
-	return cap(j.hold) <= 2*maxHold
+	j.w, j.pending, j.err, j.dec = nil, nil, nil, nil
+	clear(j.metas)
+	return cap(j.hold) <= 2*maxHold && cap(j.meta) <= maxMeta
 }
 
 // Encoding returns the page's encoding: the declared one until the first
@@ -184,7 +221,7 @@ func (j *Injector) commit(document bool) {
 	if d == nil {
 		return
 	}
-	j.pending = nil
+	j.pending, j.dec = nil, d
 	if j.snippet = d.Decide(document); j.snippet == nil {
 		j.tagStart, j.htmlAt = -1, -1
 		j.done = true
@@ -208,11 +245,19 @@ func (j *Injector) Write(p []byte) (int, error) {
 	j.off += int64(len(p))
 	for i := 0; i < len(p) && !j.done; {
 		var ev event
+		from := i
 		i, ev = j.sc.scan(p, i, base)
+		if j.metaOn {
+			j.readMeta(p[from:i], ev)
+		}
 		if j.altOn && !j.followAlt(p, base, i, ev) {
 			ev = evGiveUp
 		}
 		if ev == evNone {
+			continue
+		}
+		if ev == evMeta {
+			j.meta, j.metaOn = append(j.meta[:0], "<meta "...), true
 			continue
 		}
 		pos := base + int64(i)
@@ -330,9 +375,77 @@ func (j *Injector) write(b []byte) {
 func (j *Injector) insertAt(p []byte, end, at int64) {
 	base := end - int64(len(p))
 	j.emit(p, base, at)
+	if pl, ok := j.dec.(Placer); ok {
+		j.snippet = pl.Place(j.metas, j.metaLost)
+	}
 	j.write(j.snippet)
 	j.emit(p, base, end)
 	j.done = true
+}
+
+// readMeta gathers b, the next bytes of a <meta> start tag of the head, and
+// at its end (ev is evMetaEnd) keeps its Content-Security-Policy, if any.
+func (j *Injector) readMeta(b []byte, ev event) {
+	if len(j.meta)+len(b) > maxMeta {
+		j.metaOn, j.metaLost = false, true
+		return
+	}
+	j.meta = append(j.meta, b...)
+	if ev != evMetaEnd {
+		return
+	}
+	j.metaOn = false
+	if csp, ok := metaCSP(j.meta); ok {
+		j.metas = append(j.metas, csp)
+	}
+}
+
+// metaCSP returns the policy of tag, a <meta> start tag, if it is a
+// Content-Security-Policy: its http-equiv is that (ASCII
+// case-insensitively) and it has a content attribute, whose character
+// references are decoded as a browser does. Of repeated attributes the
+// first counts.
+func metaCSP(tag []byte) (string, bool) {
+	if !containsFold(tag, "http-equiv") {
+		return "", false // most <meta> tags: read no further
+	}
+	z := html.NewTokenizer(bytes.NewReader(tag))
+	if tt := z.Next(); tt != html.StartTagToken && tt != html.SelfClosingTagToken {
+		return "", false
+	}
+	var equiv, content string
+	var hasEquiv, hasContent bool
+	_, more := z.TagName()
+	for more {
+		var k, v []byte
+		k, v, more = z.TagAttr()
+		switch string(k) {
+		case "http-equiv":
+			if !hasEquiv {
+				equiv, hasEquiv = string(v), true
+			}
+		case "content":
+			if !hasContent {
+				content, hasContent = string(v), true
+			}
+		}
+	}
+	return content, hasContent && strings.EqualFold(equiv, "content-security-policy")
+}
+
+// containsFold reports whether b holds word, a lower-case ASCII word, in
+// any case.
+func containsFold(b []byte, word string) bool {
+	for i := 0; i+len(word) <= len(b); i++ {
+		k := 0
+		for k < len(word) && asciiLower(b[i+k]) == word[k] {
+			k++
+		}
+		if k == len(word) {
+			return true
+		}
+	}
+	return false
 }
 
 // handle acts on a scanner event found in p (which starts at offset base);

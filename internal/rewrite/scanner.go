@@ -109,6 +109,14 @@ type scanner struct {
 	inNoscript bool   // in a noscript element's raw text (scripting on)
 	departed   bool   // in escaped script data after a "<" where x/net/html departs from the standard
 	reason     string // why the scanner gave up
+
+	// The head: until bodied, a <meta> start tag outside template contents
+	// would be a child of the head element, where a browser obeys its
+	// http-equiv Content-Security-Policy. The scanner reads these bytes
+	// with the resumable states, and raises evMeta after the name of such
+	// a <meta> and evMetaEnd at its end.
+	bodied  bool // a start tag, end tag or text that begins the body was read
+	metaTag bool // in the head's <meta> start tag
 }
 
 // tagName returns the name of the tag just read, lower-cased; a name longer
@@ -129,6 +137,8 @@ const (
 	evNotCandidate       // the tag of the last evCandidate is neither
 	evNoscript           // a noscript start tag just closed, and its raw text begins (scripting on)
 	evNoscriptEnd        // a </noscript> end tag just closed
+	evMeta               // the name of a <meta> start tag in the head was just read
+	evMetaEnd            // that <meta> start tag just closed
 	evGiveUp             // the scanner cannot follow the browser from here: sc.reason says why
 	evDoc                // the first doctype, <html> or <body> start tag just ended; this and the next are signs of a document
 	evBodyEnd            // a </body> end tag just closed
@@ -176,6 +186,20 @@ outer:
 	for i < len(p) {
 		switch s.state {
 		case sData:
+			if !s.bodied && !s.tracking() {
+				// In the head, any text but white space begins the body.
+				k := indexLT(p, i)
+				if !htmlSpaceOnly(p[i:k]) {
+					s.bodied = true
+				}
+				if i = k; i == len(p) {
+					return i, evNone
+				}
+				s.lt = base + int64(i)
+				s.state = sTagOpen
+				i++
+				continue
+			}
 			if s.tracking() && !s.fastRun() {
 				k := indexLT(p, i)
 				if k > i && s.textGivesUp() {
@@ -247,6 +271,9 @@ outer:
 				i++
 			default:
 				s.state = sData // reconsume: "<" was text
+				if s.depth == 0 {
+					s.bodied = true
+				}
 				if s.textGivesUp() {
 					return i, s.giveUp("text in an integration point where a formatting element may be reopened")
 				}
@@ -595,6 +622,11 @@ func (s *scanner) nameIs(want string) bool {
 // that began as a candidate, it reports evNotCandidate unless the name is
 // body or html.
 func (s *scanner) nameDone() event {
+	if !s.bodied && s.depth == 0 && !s.scriptOff {
+		if ev := s.headTag(); ev != evNone {
+			return ev
+		}
+	}
 	if s.endTag {
 		if s.cand && s.n == len("body") {
 			switch string(s.name[:4]) {
@@ -621,9 +653,46 @@ func (s *scanner) nameDone() event {
 	return evNone
 }
 
+// headTag follows the head for a tag whose name was just read: a start
+// tag that a browser puts into the body (any but those the "in head"
+// insertion mode takes, or html and head), or a </body>, </html> or </br>
+// end tag, begins the body; a <meta> start tag raises evMeta.
+func (s *scanner) headTag() event {
+	if s.endTag {
+		switch string(s.tagName()) {
+		case "body", "html", "br":
+			s.bodied = true
+		}
+		return evNone
+	}
+	switch string(s.tagName()) {
+	case "meta":
+		s.metaTag = true
+		return evMeta
+	case "html", "head", "base", "basefont", "bgsound", "link", "noframes", "script", "style", "template", "title", "noscript":
+	default:
+		s.bodied = true
+	}
+	return evNone
+}
+
+// htmlSpaceOnly reports whether b holds only HTML white space.
+func htmlSpaceOnly(b []byte) bool {
+	for _, c := range b {
+		if charClass[c]&cSpace == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // tagDone moves past a tag's closing ">".
 func (s *scanner) tagDone() event {
 	s.state = sData
+	if s.metaTag {
+		s.metaTag = false
+		return evMetaEnd
+	}
 	if s.endTag {
 		ev := evNone
 		switch s.kind {
