@@ -3,6 +3,7 @@ module github.com/chatwidget/chatwidget/examples
 go 1.26.0
 
 require (
+	github.com/andybalholm/brotli v1.2.0
 	github.com/chatwidget/chatwidget v0.0.0-00010101000000-000000000000
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
@@ -11,6 +12,7 @@ require (
 	github.com/gorilla/mux v1.8.1
 	github.com/gorilla/securecookie v1.1.2
 	github.com/gorilla/sessions v1.4.0
+	github.com/klauspost/compress v1.15.15
 	github.com/redis/go-redis/v9 v9.23.0
 	golang.org/x/net v0.62.0
 )
