@@ -74,8 +74,8 @@
 // a body are touched; application/xhtml+xml pages are left alone, since the
 // browser's XML parser would stop at the first byte of the snippet that is
 // not well-formed XML.
-// 1xx, 204, 206, 3xx and 304 responses, responses with a Content-Encoding or
-// a Content-Range, downloads (Content-Disposition: attachment), hijacked
+// 1xx, 204, 206, 3xx and 304 responses, responses with a Content-Range or a
+// Content-Encoding other than gzip, deflate, br and zstd, downloads (Content-Disposition: attachment), hijacked
 // connections and everything that is not HTML pass through byte for byte,
 // with sendfile still used for files. A HEAD response gets the headers of the
 // page a GET would get, and no widget. The resolver is called only for pages
@@ -101,8 +101,12 @@
 //
 // # Order with other middleware
 //
-// Put compression middleware outside chatwidget (chatwidget sees the
-// uncompressed page; a page that is already compressed is left alone), and
-// CSP middleware outside too, so that the nonce it puts in the request
-// context is there for [WithNonce].
+// A page the handler compresses (gzip, deflate, br, zstd) is decoded,
+// rewritten and encoded again in its coding. When [WithNonce] gives no
+// nonce, the inserted scripts take the one the page's own
+// Content-Security-Policy names, in a header or in a <meta http-equiv> of the
+// document's head; a page whose policies would block them gets no widget and
+// a warning. So compression and CSP may be inside chatwidget or in the
+// handlers themselves; compressing outside costs less, the page being
+// compressed once.
 package chatwidget
