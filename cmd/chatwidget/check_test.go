@@ -53,6 +53,38 @@ func withCSP(next http.Handler) http.Handler {
 	})
 }
 
+// withLateCSP is withCSP set where the middleware cannot see the policy:
+// on the way out, when the response's headers are written, as a proxy in
+// front would add it. The middleware reads a policy the handler set, so
+// only such a site can get the nonce wrong.
+func withLateCSP(next http.Handler) http.Handler {
+	return withCSP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		policy := w.Header().Get("Content-Security-Policy")
+		w.Header().Del("Content-Security-Policy")
+		next.ServeHTTP(&lateHeader{ResponseWriter: w, key: "Content-Security-Policy", value: policy}, r)
+	}))
+}
+
+// lateHeader sets a header when the response's headers are written.
+type lateHeader struct {
+	http.ResponseWriter
+	key, value string
+	done       bool
+}
+
+func (l *lateHeader) set() {
+	if !l.done {
+		l.done = true
+		l.Header().Set(l.key, l.value)
+	}
+}
+
+func (l *lateHeader) WriteHeader(code int) { l.set(); l.ResponseWriter.WriteHeader(code) }
+
+func (l *lateHeader) Write(p []byte) (int, error) { l.set(); return l.ResponseWriter.Write(p) }
+
+func (l *lateHeader) Unwrap() http.ResponseWriter { return l.ResponseWriter }
+
 // contextNonce is the WithNonce function for withCSP.
 func contextNonce(r *http.Request) string {
 	s, _ := r.Context().Value(nonceKey{}).(string)
@@ -223,8 +255,8 @@ func TestCheck(t *testing.T) {
 	ps256 := newSite(t, chatwidget.KeyFile(testPriv), nil, chatwidget.WithAlgorithm(chatwidget.PS256), chatwidget.WithKeyID("shop-2026"))
 	es256 := newSite(t, chatwidget.KeyFile(writePrivate(t, dir, "ec.key", ec)), nil, chatwidget.WithAlgorithm(chatwidget.ES256))
 	cspGood := newSite(t, chatwidget.KeyFile(testPriv), withCSP, chatwidget.WithNonce(contextNonce))
-	cspFresh := newSite(t, chatwidget.KeyFile(testPriv), withCSP, chatwidget.WithNonce(freshNonce))
-	cspNone := newSite(t, chatwidget.KeyFile(testPriv), withCSP)
+	cspFresh := newSite(t, chatwidget.KeyFile(testPriv), withLateCSP, chatwidget.WithNonce(freshNonce))
+	cspNone := newSite(t, chatwidget.KeyFile(testPriv), withLateCSP)
 	public := proxy(t, good, func(h http.Header) { h.Set("Cache-Control", "public, max-age=300") })
 	cdn := proxy(t, good, func(h http.Header) { h.Set("CDN-Cache-Control", "max-age=600") })
 	noVary := proxy(t, good, func(h http.Header) { h.Del("Vary") })
