@@ -1,6 +1,7 @@
 package chatwidget
 
 import (
+	"compress/gzip"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -52,5 +53,52 @@ func TestConstantMemory(t *testing.T) {
 	t.Logf("streamed %d MiB; heap in use grew by %d bytes at most", total>>20, growth)
 	if growth > 1<<20 {
 		t.Errorf("heap grew by %d bytes while streaming %d MiB, want under 1 MiB", growth, total>>20)
+	}
+}
+
+// TestConstantMemoryCompressed streams a large page that the handler
+// compresses through the middleware, which decodes and encodes it again,
+// and checks that the heap does not grow with it: the coders' state (the
+// handler's gzip writer, the middleware's decoder and encoder) is all.
+func TestConstantMemoryCompressed(t *testing.T) {
+	mb := 64
+	if testing.Short() {
+		mb = 8
+	}
+	chunk := testpage.Realistic(64 << 10)
+	chunk = chunk[:len(chunk)-len("</body>\n</html>\n")]
+	m := newTest(t, fixed(alice), nil)
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var samples []int64
+	total := 0
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Content-Encoding", "gzip")
+		z := gzip.NewWriter(w)
+		for total < mb<<20 {
+			z.Write(chunk)
+			total += len(chunk)
+			if total%(8<<20) < len(chunk) {
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				samples = append(samples, int64(ms.HeapInuse)-int64(before.HeapInuse))
+			}
+		}
+		z.Write([]byte("</body></html>"))
+		z.Close()
+	}))
+	w := &discardWriter{h: http.Header{}}
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	t.Logf("streamed %d MiB compressed; heap in use grew by %v bytes at each 8 MiB", total>>20, samples)
+	for _, g := range samples {
+		if g > 8<<20 {
+			t.Errorf("heap grew by %d bytes while streaming %d MiB, want under 8 MiB (the coders' state)", g, total>>20)
+			break
+		}
+	}
+	if n := len(samples); n >= 2 && samples[n-1]-samples[0] > 1<<20 {
+		t.Errorf("heap grew from %d to %d bytes between the first and the last 8 MiB: it grows with the page", samples[0], samples[n-1])
 	}
 }
