@@ -125,7 +125,32 @@ func TestLogRecords(t *testing.T) {
 			do: func(m *Middleware) {
 				serve(m.Handler(htmlHandler(`<!DOCTYPE html><frameset><frame src="https://a.example/"></frameset>`)), httptest.NewRequest("GET", "/", nil))
 			},
-			msg: "chatwidget: no widget in this page: ", level: "DEBUG", attrs: []string{"reason", "path"}},
+			msg: "chatwidget: no widget in this page: no place where a browser would surely run it", level: "DEBUG", attrs: []string{"reason", "path"}},
+		{name: "no widget: a page ending in a comment", v: alice,
+			do: func(m *Middleware) {
+				serve(m.Handler(htmlHandler(`<!DOCTYPE html><p>x<!-- no end`)), httptest.NewRequest("GET", "/", nil))
+			},
+			msg: "chatwidget: no widget in this page: it has no </body> or </html> end tag", level: "WARN", attrs: []string{"reason", "path"}},
+		{name: "no widget: shift_jis", v: alice,
+			do: func(m *Middleware) {
+				serve(m.Handler(htmlHandler(page, "Content-Type", "text/html; charset=shift_jis")), httptest.NewRequest("GET", "/", nil))
+			},
+			msg: "chatwidget: no widget in this page: its charset is not one the snippet may go into", level: "WARN", attrs: []string{"reason", "path"}},
+		{name: "no widget: Content-Encoding", v: alice,
+			do: func(m *Middleware) {
+				serve(m.Handler(htmlHandler(page, "Content-Encoding", "compress")), httptest.NewRequest("GET", "/", nil))
+			},
+			msg: "chatwidget: no widget in this page: its Content-Encoding is not one the middleware decodes", level: "WARN", attrs: []string{"reason", "path"}},
+		{name: "no widget: undecodable", v: alice,
+			do: func(m *Middleware) {
+				serve(m.Handler(htmlHandler(page, "Content-Encoding", "gzip")), httptest.NewRequest("GET", "/", nil))
+			},
+			msg: "chatwidget: no widget in this page: its body does not decode as its Content-Encoding says", level: "WARN", attrs: []string{"reason", "path"}},
+		{name: "no widget: CSP", v: alice,
+			do: func(m *Middleware) {
+				serve(m.Handler(htmlHandler(page, "Content-Security-Policy", "script-src 'sha256-AAAA'")), httptest.NewRequest("GET", "/", nil))
+			},
+			msg: "chatwidget: no widget in this page: its Content-Security-Policy would block the inserted scripts", level: "WARN", attrs: []string{"reason", "path"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
