@@ -212,8 +212,22 @@ func TestRotation(t *testing.T) {
 	}
 	tokA, _, _ := a.TokenFor(alice)
 	tokB, _, _ := b.TokenFor(alice)
-	for name, doc := range map[string][]byte{"A": a.JWKS(), "B": b.JWKS()} {
-		for tname, tok := range map[string]string{"old": tokA, "new": tokB} {
+	for _, tc := range []struct {
+		name string
+		doc  []byte
+	}{
+		{"A", a.JWKS()},
+		{"B", b.JWKS()},
+	} {
+		name, doc := tc.name, tc.doc
+		for _, tc := range []struct {
+			tname string
+			tok   string
+		}{
+			{"old", tokA},
+			{"new", tokB},
+		} {
+			tname, tok := tc.tname, tc.tok
 			if _, err := jwt.Parse(tok, jwksKeyfunc(t, doc), jwt.WithValidMethods([]string{RS256})); err != nil {
 				t.Errorf("%s token does not verify with instance %s's JWKS: %v", tname, name, err)
 			}
@@ -259,10 +273,14 @@ func TestParsePublicKeyPEM(t *testing.T) {
 	if err != nil || !testPublicKey(t).Equal(pub) {
 		t.Fatalf("ParsePublicKeyPEM(public.pem) = %v, %v", pub, err)
 	}
-	for in, want := range map[string]string{
-		string(testKeyPEM(t)): "a private key was given where the public key belongs",
-		"garbage":             "no PEM block",
+	for _, tc := range []struct {
+		in   string
+		want string
+	}{
+		{string(testKeyPEM(t)), "a private key was given where the public key belongs"},
+		{"garbage", "no PEM block"},
 	} {
+		in, want := tc.in, tc.want
 		if _, err := ParsePublicKeyPEM([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ParsePublicKeyPEM(%.20q) = %v, want %q", in, err, want)
 		}

@@ -1,6 +1,7 @@
 package chatwidget
 
 import (
+	"bufio"
 	"bytes"
 	"crypto"
 	"crypto/rsa"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -212,3 +214,43 @@ func (failingSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) 
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// recorder is an http.ResponseWriter with a chosen set of optional
+// interfaces, for the interface tests.
+type recorder struct {
+	*httptest.ResponseRecorder
+	readFrom int
+}
+
+type flushRec struct{ r *recorder }
+
+func (f flushRec) Flush() { f.r.Flush() }
+
+type hijackRec struct{ r *recorder }
+
+func (hijackRec) Hijack() (net.Conn, *bufio.ReadWriter, error) { return nil, nil, errors.New("test") }
+
+type readFromRec struct{ r *recorder }
+
+func (r readFromRec) ReadFrom(src io.Reader) (int64, error) {
+	r.r.readFrom++
+	return io.Copy(struct{ io.Writer }{r.r.ResponseRecorder}, src)
+}
+
+// assertNoKeyMaterial fails if s holds any 16-character run of the PEM's
+// base64 body, or of its decoded bytes in hex or base64.
+func assertNoKeyMaterial(t *testing.T, s string, pemBytes []byte) {
+	t.Helper()
+	var body strings.Builder
+	for line := range strings.SplitSeq(string(pemBytes), "\n") {
+		if !strings.HasPrefix(line, "-----") && !strings.Contains(line, ":") {
+			body.WriteString(strings.TrimSpace(line))
+		}
+	}
+	b := body.String()
+	for i := 0; i+16 <= len(b); i += 8 {
+		if strings.Contains(s, b[i:i+16]) {
+			t.Fatalf("%q holds key material %q", s, b[i:i+16])
+		}
+	}
+}

@@ -32,11 +32,15 @@ func TestMobileURL(t *testing.T) {
 			t.Errorf("MobileURL(%q) = %q does not parse: %v", tc.tpl, got, err)
 		}
 	}
-	for tpl, want := range map[string]string{
-		"/relative?t=JWT_TOKEN":          "not an absolute URL",
-		"https://chat.example/WIDGET_ID": "no JWT_TOKEN",
-		"JWT_TOKEN://x":                  "not a URL",
+	for _, tc := range []struct {
+		tpl  string
+		want string
+	}{
+		{"/relative?t=JWT_TOKEN", "not an absolute URL"},
+		{"https://chat.example/WIDGET_ID", "no JWT_TOKEN"},
+		{"JWT_TOKEN://x", "not a URL"},
 	} {
+		tpl, want := tc.tpl, tc.want
 		if _, err := New("w", KeyPEM(testKeyPEM(t)), fixed(nil), WithMobileURLTemplate(tpl)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("WithMobileURLTemplate(%q) = %v, want an error with %q", tpl, err, want)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -89,10 +90,14 @@ func TestSessionResolverThroughMiddleware(t *testing.T) {
 	}
 
 	rotated := sessions.NewCookieStore([]byte("another key, since rotated away."))
-	for name, c := range map[string]*http.Cookie{
-		"garbage": {Name: "sess", Value: "garbage"},
-		"rotated": sessionCookie(t, rotated, map[any]any{"name": "Alice"}),
+	for _, tc := range []struct {
+		name string
+		c    *http.Cookie
+	}{
+		{"garbage", &http.Cookie{Name: "sess", Value: "garbage"}},
+		{"rotated", sessionCookie(t, rotated, map[any]any{"name": "Alice"})},
 	} {
+		name, c := tc.name, tc.c
 		before := len(logs.String())
 		req := httptest.NewRequest("GET", "/", nil)
 		req.AddCookie(c)
@@ -266,5 +271,24 @@ func TestSessionResolverFuncThroughMiddleware(t *testing.T) {
 				t.Errorf("log = %q, want one record with %q", got, tc.wantLog)
 			}
 		})
+	}
+}
+
+// TestLogoutPageIsAnonymous checks that a page rendered by the request that
+// deletes the session does not carry the old identity.
+func TestLogoutPageIsAnonymous(t *testing.T) {
+	store := sessions.NewCookieStore([]byte("0123456789abcdef0123456789abcdef"))
+	m := newTest(t, SessionResolver(store, "sess", SessionKeys{Name: "name"}), nil)
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := store.Get(r, "sess")
+		s.Options.MaxAge = -1
+		s.Save(r, w)
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, page)
+	}))
+	req := httptest.NewRequest("POST", "/logout", nil)
+	req.AddCookie(sessionCookie(t, store, map[any]any{"name": "Alice"}))
+	if body := serve(h, req).Body.String(); strings.Contains(body, "done(") {
+		t.Errorf("logout page carries a token: %s", body)
 	}
 }

@@ -1,6 +1,7 @@
 package chatwidget
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"slices"
@@ -138,6 +139,57 @@ func TestPlaceholdersOnce(t *testing.T) {
 		wantEmbed := `src="https://cdn.example/w/` + id + `.js?exp=`
 		if !strings.Contains(body, wantEmbed) || strings.Count(body, tok) != 1 || !strings.Contains(body, `chat("`+id+`", "`+tok+`")`) {
 			t.Errorf("widget ID %q: page = %.400q; want the ID as written in both templates and the token once", id, body)
+		}
+	}
+}
+
+func TestCustomTemplates(t *testing.T) {
+	m := newTest(t, fixed(alice), nil,
+		WithEmbedTemplate(`<script>(function(d,s){s=d.createElement("script");s.src="https://v.example/WIDGET_ID/l.js";d.head.appendChild(s)})(document)</script>`),
+		WithCustomerDataTemplate(`<script>Vendor.identify("WIDGET_ID", "JWT_TOKEN"); var t2 = 'JWT_TOKEN';</script>`),
+		WithNonce(func(*http.Request) string { return "abc" }))
+	body := serve(m.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil)).Body.String()
+	got := scripts(t, body)
+	if len(got) != 2 {
+		t.Fatalf("%d scripts, want 2: %s", len(got), body)
+	}
+	if !strings.Contains(got[0].text, `"https://v.example/test-widget/l.js"`) {
+		t.Errorf("embed = %q, want WIDGET_ID replaced", got[0].text)
+	}
+	if _, ok := got[0].attrs["data-chatwidget"]; !ok || got[0].attrs["nonce"] != "abc" || got[1].attrs["nonce"] != "abc" {
+		t.Errorf("script attributes = %v, %v; want the marker on the first and the nonce on both", got[0].attrs, got[1].attrs)
+	}
+	if strings.Contains(body, "JWT_TOKEN") || strings.Count(got[1].text, `test-widget`) != 1 {
+		t.Errorf("customer data = %q, want every placeholder replaced", got[1].text)
+	}
+	i := strings.Index(got[1].text, `", "`) + 4
+	parseToken(t, got[1].text[i:i+strings.IndexByte(got[1].text[i:], '"')])
+}
+
+// TestAnonymousTemplate checks the code that tells a widget nobody is
+// logged in now.
+func TestAnonymousTemplate(t *testing.T) {
+	tpl := WithAnonymousTemplate(`<script>Chat.reset("WIDGET_ID")</script>`)
+	nonce := WithNonce(func(*http.Request) string { return "n0nce" })
+	anon := newTest(t, fixed(nil), nil, tpl, nonce)
+	body := serve(anon.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil)).Body.String()
+	want := `<script data-chatwidget="" nonce="n0nce" src="https://cdn.example/w/test-widget.js"></script><script nonce="n0nce">Chat.reset("test-widget")</script></body>`
+	if !strings.Contains(body, want) {
+		t.Errorf("anonymous page = %q, want it to contain %q", body, want)
+	}
+	in := newTest(t, fixed(alice), nil, tpl)
+	if body := serve(in.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil)).Body.String(); strings.Contains(body, "reset") {
+		t.Errorf("logged-in page carries the anonymous code: %q", body)
+	}
+	if _, err := New("w", KeyPEM(testKeyPEM(t)), fixed(nil), WithAnonymousTemplate(`<script>x("JWT_TOKEN")</script>`)); err == nil || !strings.Contains(err.Error(), "anonymous template holds JWT_TOKEN") {
+		t.Errorf("New with JWT_TOKEN in the anonymous template = %v, want an error", err)
+	}
+}
+
+func TestCustomerDataNeedsToken(t *testing.T) {
+	for _, tpl := range []string{`<script>Chat.identify("JWT_TOKNE")</script>`, ""} {
+		if _, err := New("w", KeyPEM(testKeyPEM(t)), fixed(nil), WithCustomerDataTemplate(tpl)); err == nil || !strings.Contains(err.Error(), "no JWT_TOKEN placeholder") {
+			t.Errorf("WithCustomerDataTemplate(%q) = %v, want an error", tpl, err)
 		}
 	}
 }

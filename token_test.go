@@ -15,6 +15,8 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"strings"
@@ -690,5 +692,120 @@ func TestOversizedVisitorEndpoints(t *testing.T) {
 	rec = serve(m.MobileHandler(), httptest.NewRequest("GET", "/chat/mobile", nil))
 	if rec.Code != http.StatusUnauthorized {
 		t.Errorf("mobile handler: %d %s, want 401", rec.Code, rec.Body)
+	}
+}
+
+// TestTokenVerifiesWithOpenSSL checks the signature with openssl, an
+// implementation that is not ours.
+func TestTokenVerifiesWithOpenSSL(t *testing.T) {
+	needOpenSSL(t)
+	m := newTest(t, fixed(alice), nil)
+	body := serve(m.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil)).Body.String()
+	token := tokenIn(t, body)
+	dot := strings.LastIndexByte(token, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(token[dot+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "input"), []byte(token[:dot]), 0o600)
+	os.WriteFile(filepath.Join(dir, "sig"), sig, 0o600)
+	pub, _ := filepath.Abs("testdata/public.pem")
+	out := openssl(t, dir, "dgst", "-sha256", "-verify", pub, "-signature", "sig", "input")
+	if !bytes.Contains(out, []byte("Verified OK")) {
+		t.Fatalf("openssl says %q, want Verified OK", out)
+	}
+	// A token for someone else's signing input must not verify.
+	os.WriteFile(filepath.Join(dir, "input"), []byte(token[:dot]+"x"), 0o600)
+	cmd := openSSLCommand(t, dir, "dgst", "-sha256", "-verify", pub, "-signature", "sig", "input")
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Fatalf("openssl verified a tampered input: %s", out)
+	}
+}
+
+func TestReservedFieldsDropped(t *testing.T) {
+	logs := &logBuffer{}
+	v := &Visitor{Name: "Mallory", Fields: map[string]any{
+		"name": "Admin", "isLoggedIn": false, "email": "x@evil", "exp": 9999999999, "iss": "evil",
+		"aud": "x", "sub": "root", "nbf": 1, "iat": 1, "jti": "j", "Plan": "Free", "Big": json.Number("12345678901234567891"),
+		"Bad": []string{"no"}, "": "empty",
+	}}
+	m := newTest(t, fixed(v), logs)
+	body := serve(m.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil)).Body.String()
+	claims := parseToken(t, tokenIn(t, body))
+	if claims["name"] != "Mallory" || claims["isLoggedIn"] != true || claims["Plan"] != "Free" || claims["Big"] != 12345678901234567891.0 {
+		t.Errorf("claims = %v; a custom field won over a reserved claim, or Plan is missing", claims)
+	}
+	for _, k := range []string{"email", "iss", "aud", "sub", "nbf", "jti", "Bad", ""} {
+		if _, ok := claims[k]; ok {
+			t.Errorf("claim %q = %v, want it dropped", k, claims[k])
+		}
+	}
+	for _, k := range []string{`reserved="[aud email exp iat isLoggedIn iss jti name nbf sub]"`, `unsupported=[Bad]`, "reserved claim"} {
+		if !strings.Contains(logs.String(), k) {
+			t.Errorf("log does not mention %q:\n%s", k, logs)
+		}
+	}
+	if n := strings.Count(logs.String(), "level="); n != 1 {
+		t.Errorf("%d log records, want one for all the dropped fields:\n%s", n, logs)
+	}
+}
+
+// TestTokenCache checks that a visitor's token is reused while half its TTL
+// remains, then renewed, and that different visitors get different tokens.
+func TestTokenCache(t *testing.T) {
+	m := newTest(t, fixed(nil), nil, WithTTL(10*time.Minute))
+	now := time.Unix(1_800_000_000, 0)
+	m.signer.now = func() time.Time { return now }
+	tok := func(v *Visitor) string {
+		s, err := m.signer.token(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.token
+	}
+	first := tok(alice)
+	if tok(alice) != first {
+		t.Errorf("second token for the same visitor was signed again")
+	}
+	bob := &Visitor{Name: "Bob", Fields: map[string]any{"User ID": "u-2"}}
+	if tok(bob) == first {
+		t.Errorf("bob got alice's token")
+	}
+	copyOfAlice := *alice
+	copyOfAlice.Fields = map[string]any{"User ID": "u-1001", "Telephone": "+1 555 0100", "Orders": 3, "VIP": false}
+	if tok(&copyOfAlice) == first {
+		t.Errorf("a visitor whose field differs got the cached token")
+	}
+	now = now.Add(4*time.Minute + 59*time.Second)
+	if tok(alice) != first {
+		t.Errorf("token renewed before half its TTL passed")
+	}
+	now = now.Add(2 * time.Second)
+	if tok(alice) == first {
+		t.Errorf("token reused after half its TTL passed")
+	}
+}
+
+// TestFieldsSizeLimit checks that a resolver returning a megabyte of custom
+// data gets a token without custom fields, and a log record.
+func TestFieldsSizeLimit(t *testing.T) {
+	logs := &logBuffer{}
+	big := &Visitor{Name: "Alice", Fields: map[string]any{"Notes": strings.Repeat("x", 1<<20), "Plan": "Pro"}}
+	m := newTest(t, fixed(big), logs)
+	rec := serve(m.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil))
+	if rec.Body.Len() > len(page)+2048 {
+		t.Fatalf("page grew by %d bytes", rec.Body.Len()-len(page))
+	}
+	claims := parseToken(t, tokenIn(t, rec.Body.String()))
+	if claims["name"] != "Alice" || claims["Plan"] != nil || claims["Notes"] != nil {
+		t.Errorf("claims = %v, want Alice without custom fields", claims)
+	}
+	if !strings.Contains(logs.String(), "custom fields dropped: too large") {
+		t.Errorf("log = %q", logs)
+	}
+	small := newTest(t, fixed(&Visitor{Name: "A", Fields: map[string]any{"Plan": "Pro"}}), nil, WithMaxFieldsSize(4))
+	if tok, _, _ := small.TokenFor(&Visitor{Name: "A", Fields: map[string]any{"Plan": "Pro"}}); parseToken(t, tok)["Plan"] != nil {
+		t.Errorf("WithMaxFieldsSize(4) kept a 7-byte field")
 	}
 }

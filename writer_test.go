@@ -2,14 +2,18 @@ package chatwidget
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"html/template"
 	"io"
 	"log/slog"
 	"math/rand"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -412,10 +416,14 @@ func TestSnippetHandsOutSafely(t *testing.T) {
 			w.Header().Set("Cache-Control", "public, max-age=600")
 			io.WriteString(w, "<!DOCTYPE html><body>"+string(m.Snippet(r))+"</body>")
 		}
-		for name, h := range map[string]http.Handler{
-			"WithSkip":          m.Handler(http.HandlerFunc(page)),
-			"Switch picks none": Switch(func(*http.Request) *Middleware { return nil })(http.HandlerFunc(page)),
+		for _, tc := range []struct {
+			name string
+			h    http.Handler
+		}{
+			{"WithSkip", m.Handler(http.HandlerFunc(page))},
+			{"Switch picks none", Switch(func(*http.Request) *Middleware { return nil })(http.HandlerFunc(page))},
 		} {
+			name, h := tc.name, tc.h
 			rec := serve(h, httptest.NewRequest("GET", "/docs/a", nil))
 			if strings.Contains(rec.Body.String(), "done(") {
 				t.Errorf("%s: the page carries a token with Cache-Control %q: %q", name, rec.Header().Get("Cache-Control"), rec.Body)
@@ -923,3 +931,337 @@ func TestRandomSnippetCalls(t *testing.T) {
 		}
 	}
 }
+
+// TestPassThrough checks that every response that is not an HTML page with a
+// body passes through byte for byte, without calling the resolver.
+func TestPassThrough(t *testing.T) {
+	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR</body>")
+	tests := []struct {
+		name   string
+		method string
+		h      http.HandlerFunc
+		body   string
+	}{
+		{"json", "GET", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"html":"</body>"}`)
+		}, `{"html":"</body>"}`},
+		{"sniffed image", "GET", func(w http.ResponseWriter, r *http.Request) { w.Write(png) }, string(png)},
+		{"sniffed text", "GET", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "plain </body> text") }, "plain </body> text"},
+		{"event stream", "GET", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, "data: </body>\n\n")
+		}, "data: </body>\n\n"},
+		{"html in a coding it does not decode", "GET", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Header().Set("Content-Encoding", "compress")
+			io.WriteString(w, "\x1f\x9d</body>")
+		}, "\x1f\x9d</body>"},
+		{"html in two layers", "GET", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Header().Set("Content-Encoding", "gzip, br")
+			io.WriteString(w, "\x1f\x8b</body>")
+		}, "\x1f\x8b</body>"},
+		{"partial content", "GET", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Header().Set("Content-Range", "bytes 0-6/100")
+			w.WriteHeader(http.StatusPartialContent)
+			io.WriteString(w, "</body>")
+		}, "</body>"},
+		{"redirect", "GET", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/elsewhere", http.StatusFound)
+		}, "<a href=\"/elsewhere\">Found</a>.\n\n"},
+		{"no content", "GET", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusNoContent)
+		}, ""},
+		{"not modified", "GET", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusNotModified)
+		}, ""},
+		{"html without body", "GET", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+		}, ""},
+		{"disabled", "GET", func(w http.ResponseWriter, r *http.Request) {
+			Disable(w)
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, page)
+		}, page},
+		{"html download", "GET", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Header().Set("Content-Disposition", `attachment; filename="page.html"`)
+			io.WriteString(w, page)
+		}, page},
+		{"explicitly no type", "GET", func(w http.ResponseWriter, r *http.Request) {
+			w.Header()["Content-Type"] = nil
+			io.WriteString(w, page)
+		}, page},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int32
+			m := newTest(t, ResolverFunc(func(*http.Request) (*Visitor, error) { calls.Add(1); return alice, nil }), nil)
+			want := serve(tc.h, httptest.NewRequest(tc.method, "/", nil))
+			got := serve(m.Handler(tc.h), httptest.NewRequest(tc.method, "/", nil))
+			if got.Body.String() != tc.body || got.Body.String() != want.Body.String() {
+				t.Errorf("body = %q, want %q", got.Body, want.Body)
+			}
+			if got.Code != want.Code {
+				t.Errorf("status = %d, want %d", got.Code, want.Code)
+			}
+			if fmt.Sprint(got.Header()) != fmt.Sprint(want.Header()) {
+				t.Errorf("header = %v, want %v", got.Header(), want.Header())
+			}
+			if n := calls.Load(); n != 0 {
+				t.Errorf("resolver called %d times for a response that gets no widget", n)
+			}
+		})
+	}
+}
+
+// TestSniffedHTML checks a handler that sets no Content-Type and writes its
+// page in small pieces: the type is sniffed from the first 512 bytes, as
+// net/http would.
+func TestSniffedHTML(t *testing.T) {
+	long := "<!DOCTYPE html><html><body>" + strings.Repeat("<p>x</p>", 200) + "</body></html>"
+	for _, size := range []int{1, 7, 511, 512, 513, len(long)} {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			for i := 0; i < len(long); i += size {
+				io.WriteString(w, long[i:min(i+size, len(long))])
+			}
+		})
+		m := newTest(t, fixed(nil), nil)
+		rec := serve(m.Handler(h), httptest.NewRequest("GET", "/", nil))
+		want := strings.Replace(long, "</body>", `<script data-chatwidget="" src="https://cdn.example/w/test-widget.js"></script></body>`, 1)
+		if rec.Body.String() != want {
+			t.Errorf("writes of %d: body = %.80q…, want %.80q…", size, rec.Body, want)
+		}
+		if ct := rec.Header().Get("Content-Type"); ct != "text/html; charset=utf-8" {
+			t.Errorf("writes of %d: Content-Type = %q, want the sniffed text/html; charset=utf-8", size, ct)
+		}
+	}
+}
+
+// TestEveryWriteSplit writes a page through the middleware byte by byte and
+// at every split of </body>.
+func TestEveryWriteSplit(t *testing.T) {
+	m := newTest(t, fixed(nil), nil)
+	want := serve(m.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil)).Body.String()
+	at := strings.Index(page, "</body>")
+	for cut := at - 1; cut <= at+len("</body>")+1; cut++ {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, page[:cut])
+			w.(http.Flusher).Flush()
+			io.WriteString(w, page[cut:])
+		})
+		if got := serve(m.Handler(h), httptest.NewRequest("GET", "/", nil)).Body.String(); got != want {
+			t.Errorf("cut at %d: body = %q, want %q", cut, got, want)
+		}
+	}
+	bytewise := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		for i := range len(page) {
+			w.Write([]byte{page[i]})
+		}
+	})
+	if got := serve(m.Handler(bytewise), httptest.NewRequest("GET", "/", nil)).Body.String(); got != want {
+		t.Errorf("byte by byte: body = %q, want %q", got, want)
+	}
+}
+
+// TestStreaming checks, over a real connection, that what a handler writes
+// and flushes reaches the client before the handler goes on.
+func TestStreaming(t *testing.T) {
+	m := newTest(t, fixed(alice), nil)
+	proceed := make(chan struct{})
+	srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, "<html><body><p>first</p></bo")
+		http.NewResponseController(w).Flush()
+		<-proceed
+		io.WriteString(w, "dy></html>")
+	})))
+	defer srv.Close()
+	defer close(proceed)
+	res, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	br := bufio.NewReader(res.Body)
+	first := make([]byte, len("<html><body><p>first</p>"))
+	if _, err := io.ReadFull(br, first); err != nil {
+		t.Fatalf("reading the flushed part: %v", err)
+	}
+	if string(first) != "<html><body><p>first</p>" {
+		t.Fatalf("flushed part = %q", first)
+	}
+	proceed <- struct{}{}
+	rest, _ := io.ReadAll(br)
+	if !strings.HasPrefix(string(rest), "<script data-chatwidget") || !strings.HasSuffix(string(rest), "</script></body></html>") {
+		t.Fatalf("rest = %q, want the snippet then </body></html>", rest)
+	}
+}
+
+// TestReadFrom checks that a static file passes through the inner
+// ReaderFrom (sendfile), and that an HTML file goes through the rewriter.
+func TestReadFrom(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "data.bin"), bytes.Repeat([]byte("</body>\x00"), 1000), 0o600)
+	os.WriteFile(filepath.Join(dir, "page.html"), []byte(page), 0o600)
+	m := newTest(t, fixed(nil), nil)
+	h := m.Handler(http.FileServer(http.Dir(dir)))
+	for _, tc := range []struct {
+		path         string
+		wantReadFrom bool
+		wantWidget   bool
+	}{
+		{"/data.bin", true, false},
+		{"/page.html", false, true},
+	} {
+		rec := &recorder{ResponseRecorder: httptest.NewRecorder()}
+		inner := struct {
+			flushRec
+			readFromRec
+			http.ResponseWriter
+		}{flushRec{rec}, readFromRec{rec}, rec}
+		h.ServeHTTP(inner, httptest.NewRequest("GET", tc.path, nil))
+		if (rec.readFrom > 0) != tc.wantReadFrom {
+			t.Errorf("%s: inner ReadFrom called %d times, want %v", tc.path, rec.readFrom, tc.wantReadFrom)
+		}
+		if got := strings.Contains(rec.Body.String(), "data-chatwidget"); got != tc.wantWidget {
+			t.Errorf("%s: widget inserted = %v, want %v", tc.path, got, tc.wantWidget)
+		}
+		if tc.wantWidget && rec.Header().Get("Content-Length") != "" {
+			t.Errorf("%s: Content-Length %q kept on a rewritten page", tc.path, rec.Header().Get("Content-Length"))
+		}
+	}
+}
+
+// TestHijack checks that a hijacked connection (a websocket) is the
+// handler's alone.
+func TestHijack(t *testing.T) {
+	var calls atomic.Int32
+	m := newTest(t, ResolverFunc(func(*http.Request) (*Visitor, error) { calls.Add(1); return alice, nil }), nil)
+	srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("Hijack: %v", err)
+			return
+		}
+		defer c.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n<body></body>")
+		brw.Flush()
+		if _, err := w.Write([]byte("late")); !errors.Is(err, http.ErrHijacked) {
+			t.Errorf("Write after Hijack = %v, want http.ErrHijacked", err)
+		}
+	})))
+	defer srv.Close()
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n")
+	got, _ := io.ReadAll(c)
+	if !strings.HasSuffix(string(got), "\r\n\r\n<body></body>") {
+		t.Errorf("hijacked stream = %q, want it untouched", got)
+	}
+	if calls.Load() != 0 {
+		t.Errorf("resolver called for a hijacked connection")
+	}
+}
+
+// TestFlushBeforeWrite checks a streaming page that flushes its headers
+// before any body.
+func TestFlushBeforeWrite(t *testing.T) {
+	m := newTest(t, fixed(alice), nil)
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Cache-Control", "public")
+		w.(http.Flusher).Flush()
+		io.WriteString(w, page)
+	}))
+	rec := serve(h, httptest.NewRequest("GET", "/", nil))
+	if !rec.Flushed || !strings.Contains(rec.Body.String(), "data-chatwidget") {
+		t.Fatalf("flushed=%v body=%q; want a flushed page with the widget", rec.Flushed, rec.Body)
+	}
+	if rec.Header().Get("Cache-Control") != "private" {
+		t.Errorf("Cache-Control = %q, want private", rec.Header().Get("Cache-Control"))
+	}
+}
+
+// TestXHTML checks that an XHTML page is left alone: the browser's XML
+// parser would stop at the first byte of the snippet that is not
+// well-formed XML (the refresh script's "<", an embed's bare attribute).
+func TestXHTML(t *testing.T) {
+	m := newTest(t, fixed(nil), nil)
+	const body = `<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><body><p>x</p></body></html>`
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/xhtml+xml")
+		io.WriteString(w, body)
+	}))
+	if got := serve(h, httptest.NewRequest("GET", "/", nil)).Body.String(); got != body {
+		t.Errorf("XHTML %q → %q; want it untouched", body, got)
+	}
+}
+
+// TestHeadersWaitForTheDecision checks that neither a Flush nor a late
+// WriteHeader sends the headers while the middleware still holds the page.
+func TestHeadersWaitForTheDecision(t *testing.T) {
+	m := newTest(t, fixed(alice), nil)
+	for _, tc := range []struct {
+		name string
+		h    http.HandlerFunc
+	}{
+		{"flush before the document is known", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Header().Set("Cache-Control", "public, max-age=86400")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, "<head><title>x</title></head>")
+			http.NewResponseController(w).Flush()
+			io.WriteString(w, "<body><p>not found</p></body>")
+		}},
+		{"late WriteHeader", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Header().Set("Cache-Control", "public, max-age=86400")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, "<head><title>x</title></head>")
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, "<body><p>not found</p></body>")
+		}},
+	} {
+		name, h := tc.name, tc.h
+		srv := httptest.NewServer(m.Handler(h))
+		res, err := http.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		srv.Close()
+		if res.StatusCode != http.StatusNotFound || !strings.HasPrefix(res.Header.Get("Cache-Control"), "private") || !strings.Contains(string(body), "data-chatwidget") {
+			t.Errorf("%s: %d, Cache-Control %q, body %q", name, res.StatusCode, res.Header.Get("Cache-Control"), body)
+		}
+	}
+}
+
+// TestFlushErrorReported checks that ResponseController.Flush reports the
+// inner writer's error through the middleware.
+func TestFlushErrorReported(t *testing.T) {
+	m := newTest(t, fixed(nil), nil)
+	inner := &errFlusher{ResponseRecorder: httptest.NewRecorder()}
+	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: x\n\n")
+		if err := http.NewResponseController(w).Flush(); err == nil {
+			t.Errorf("Flush through the middleware = nil, want the inner writer's error")
+		}
+	})).ServeHTTP(inner, httptest.NewRequest("GET", "/", nil))
+}
+
+type errFlusher struct{ *httptest.ResponseRecorder }
+
+func (e *errFlusher) FlushError() error { return io.ErrClosedPipe }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -135,5 +136,41 @@ func TestInterfaces(t *testing.T) {
 				t.Errorf("inner Flusher %v: ResponseController.Flush() = %v", f, err)
 			}
 		})).ServeHTTP(inner, httptest.NewRequest("GET", "/", nil))
+	}
+}
+
+// unwrapOnly is an outer middleware's writer that embeds the
+// ResponseWriter and offers Unwrap, as Go 1.20+ recommends, but no Flush.
+type unwrapOnly struct{ http.ResponseWriter }
+
+func (u unwrapOnly) Unwrap() http.ResponseWriter { return u.ResponseWriter }
+
+// TestResponseControllerThroughUnwrap checks that a flush through
+// http.ResponseController goes through the middleware, not around it, when
+// an outer wrapper hides Flush behind Unwrap.
+func TestResponseControllerThroughUnwrap(t *testing.T) {
+	m := newTest(t, fixed(alice), nil)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Header().Set("Cache-Control", "public, max-age=600")
+			if err := http.NewResponseController(w).Flush(); err != nil {
+				t.Errorf("Flush: %v", err)
+			}
+			io.WriteString(w, page)
+		})).ServeHTTP(unwrapOnly{w}, r)
+	}))
+	defer srv.Close()
+	res, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if cc := res.Header.Get("Cache-Control"); !strings.HasPrefix(cc, "private") {
+		t.Errorf("Cache-Control = %q on a page with a token", cc)
+	}
+	if strings.Count(string(body), "data-chatwidget") != 1 || !strings.HasSuffix(string(body), "</body></html>") {
+		t.Errorf("body = %q", body)
 	}
 }

@@ -200,7 +200,14 @@ func TestTokensVerify(t *testing.T) {
 			if !ok {
 				t.Fatalf("page served through Handler has no token: %q", page)
 			}
-			for name, tok := range map[string]string{"Token": tok, "Handler": injected} {
+			for _, tk := range []struct {
+				name string
+				tok  string
+			}{
+				{"Token", tok},
+				{"Handler", injected},
+			} {
+				name, tok := tk.name, tk.tok
 				checkJWT(t, tc.alg, tok, pub)
 				if err := opensslVerify(t, tc.alg, tok, pubPEM); err != nil {
 					t.Errorf("%s: openssl rejects the %s token: %v", tc.alg, name, err)

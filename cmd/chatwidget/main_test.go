@@ -303,7 +303,14 @@ func TestKeygen(t *testing.T) {
 	r.check(t, args, exitOK, "")
 	priv, pub := filepath.Join(dir, "private.pem"), filepath.Join(dir, "public.pem")
 
-	for path, mode := range map[string]os.FileMode{priv: 0o600, pub: 0o644} {
+	for _, tc := range []struct {
+		path string
+		mode os.FileMode
+	}{
+		{priv, 0o600},
+		{pub, 0o644},
+	} {
+		path, mode := tc.path, tc.mode
 		fi, err := os.Stat(path)
 		if err != nil {
 			t.Fatal(err)

@@ -479,10 +479,14 @@ func run(page string, pending bool, size int) string {
 // </html> in single writes: nothing of them is copied into the hold buffer.
 func TestHoldStaysBounded(t *testing.T) {
 	big := bytes.Repeat([]byte("<li>x</li>"), 1<<17)
-	for name, page := range map[string][]byte{
-		"fragment":   big,
-		"after html": append([]byte("<html><body>x</html>"), big...),
+	for _, tc := range []struct {
+		name string
+		page []byte
+	}{
+		{"fragment", big},
+		{"after html", append([]byte("<html><body>x</html>"), big...)},
 	} {
+		name, page := tc.name, tc.page
 		for _, pending := range []bool{false, true} {
 			j := newInjector(io.Discard, []byte(testSnippet))
 			if pending {
