@@ -124,8 +124,11 @@ func WithEmbedTemplate(html string) Option {
 // the embed code for logged-in visitors only. Every WIDGET_ID in it is replaced
 // by the widget ID and every JWT_TOKEN by the visitor's signed token (which
 // holds only the characters A-Z a-z 0-9 - _ and ., so it is safe inside a
-// JavaScript string or an HTML attribute). Its URLs must be absolute, as
-// for [WithEmbedTemplate]. Default: [DefaultCustomerDataTemplate].
+// JavaScript string). JWT_TOKEN may stand only in the text of a <script>
+// that runs as JavaScript (no src, no type or a JavaScript one): [New]
+// refuses it in an attribute, a comment, markup or a data block, where it
+// would be page content. Its URLs must be absolute, as for
+// [WithEmbedTemplate]. Default: [DefaultCustomerDataTemplate].
 func WithCustomerDataTemplate(html string) Option {
 	return func(c *config) { c.customerData = html }
 }

@@ -93,6 +93,9 @@ func compileTemplate(name, src, widgetID string, marker bool) (snippetTemplate, 
 	// in with the other placeholders, in one pass (see substitute).
 	const standIn = "widget-id"
 	errs = checkTemplateURLs(strings.ReplaceAll(src, widgetIDPlaceholder, widgetID))
+	if err := checkTokenPlaces(src); err != nil {
+		errs = append(errs, err)
+	}
 	z := html.NewTokenizer(strings.NewReader(strings.ReplaceAll(src, widgetIDPlaceholder, standIn)))
 	lit, off, scripts := 0, 0, 0
 	for {
@@ -127,6 +130,59 @@ func compileTemplate(name, src, widgetID string, marker bool) (snippetTemplate, 
 		return nil, err
 	}
 	return substitute(t, widgetID), nil
+}
+
+// checkTokenPlaces reports a JWT_TOKEN of src that stands anywhere but in
+// the text of a <script> element that a browser runs as JavaScript: no src
+// (a script that loads one ignores its text), and no type or a JavaScript
+// one. In an attribute, a comment, markup or a data block (type
+// text/plain, application/json), the token would be page content, which
+// other markup could show, send or copy elsewhere.
+func checkTokenPlaces(src string) error {
+	want := strings.Count(src, tokenPlaceholder)
+	if want == 0 {
+		return nil
+	}
+	z := html.NewTokenizer(strings.NewReader(src))
+	inScript, found := false, 0
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			if found != want {
+				return fmt.Errorf("it has JWT_TOKEN %d times outside the text of a <script> that runs as JavaScript (without src, with no type or a JavaScript one); the token may stand only there, as in %s", want-found, DefaultCustomerDataTemplate)
+			}
+			return nil
+		case html.StartTagToken:
+			name, hasAttr := z.TagName()
+			inScript = string(name) == "script" && runsText(z, hasAttr)
+		case html.TextToken:
+			if inScript {
+				found += strings.Count(string(z.Raw()), tokenPlaceholder)
+			}
+		default:
+			inScript = false
+		}
+	}
+}
+
+// runsText reports whether the attributes of the current <script> start tag
+// of z make a browser run its text as JavaScript.
+func runsText(z *html.Tokenizer, hasAttr bool) bool {
+	for hasAttr {
+		var k, v []byte
+		k, v, hasAttr = z.TagAttr()
+		switch string(k) {
+		case "src":
+			return false
+		case "type":
+			switch strings.ToLower(strings.TrimSpace(string(v))) {
+			case "", "module", "text/javascript", "application/javascript", "text/ecmascript", "application/ecmascript":
+			default:
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // urlAttrs are the attributes, on any element, whose value is a URL that

@@ -27,7 +27,7 @@ func TestTemplateURLs(t *testing.T) {
 		{name: "http 127.0.0.1", embed: `<script src="http://127.0.0.1:8080/w.js"></script>`},
 		{name: "http 127/8", embed: `<script src="http://127.3.2.1/w.js"></script>`},
 		{name: "http ::1", embed: `<script src="http://[::1]:8080/w.js"></script>`},
-		{name: "token in a URL", customer: `<img src="https://cdn.example/p.gif?t=JWT_TOKEN" alt="">`},
+		{name: "absolute image", customer: `<img src="https://cdn.example/p.gif" alt=""><script>x("JWT_TOKEN")</script>`},
 		{name: "srcset", customer: `<img src="https://a.example/1.png" srcset="https://a.example/1,5.png 1.5x, https://a.example/2.png 2x"><script>x("JWT_TOKEN")</script>`},
 		{name: "not URL attributes", embed: `<script src="https://cdn.example/w.js" data-src="/x" data-base="/y"></script><div data="/z"></div>`},
 		{name: "link", anonymous: `<a href="https://help.example/chat">Help</a>`},
@@ -191,5 +191,33 @@ func TestCustomerDataNeedsToken(t *testing.T) {
 		if _, err := New("w", KeyPEM(testKeyPEM(t)), fixed(nil), WithCustomerDataTemplate(tpl)); err == nil || !strings.Contains(err.Error(), "no JWT_TOKEN placeholder") {
 			t.Errorf("WithCustomerDataTemplate(%q) = %v, want an error", tpl, err)
 		}
+	}
+}
+
+// TestTokenOnlyInRunningScript checks that New refuses a template that puts
+// the token anywhere but in the text of a script that runs as JavaScript.
+func TestTokenOnlyInRunningScript(t *testing.T) {
+	for _, tc := range []struct {
+		name, tpl string
+		ok        bool
+	}{
+		{"default", DefaultCustomerDataTemplate, true},
+		{"module", `<script type="module">go("JWT_TOKEN")</script>`, true},
+		{"javascript type", `<script type=" Text/JavaScript ">go("JWT_TOKEN")</script>`, true},
+		{"twice in one script", `<script>a("JWT_TOKEN");b("JWT_TOKEN")</script>`, true},
+		{"attribute", `<div data-token="JWT_TOKEN"></div><script>go()</script>`, false},
+		{"data block", `<script type="text/plain">JWT_TOKEN</script>`, false},
+		{"json block", `<script type="application/json">{"t":"JWT_TOKEN"}</script>`, false},
+		{"comment", `<!-- JWT_TOKEN --><script>go("JWT_TOKEN")</script>`, false},
+		{"URL", `<img src="https://x.example/?t=JWT_TOKEN"><script>go("JWT_TOKEN")</script>`, false},
+		{"text of a src script", `<script src="https://x.example/cd.js">JWT_TOKEN</script>`, false},
+		{"markup", `<p>JWT_TOKEN</p><script>go("JWT_TOKEN")</script>`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New("w", KeyPEM(testKeyPEM(t)), fixed(nil), WithCustomerDataTemplate(tc.tpl))
+			if tc.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "outside the text of a <script>")) {
+				t.Errorf("WithCustomerDataTemplate(%q): New error = %v, want ok %v", tc.tpl, err, tc.ok)
+			}
+		})
 	}
 }
