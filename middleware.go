@@ -216,15 +216,43 @@ func (m *Middleware) Snippet(r *http.Request) template.HTML {
 		return ""
 	}
 	t := m.visitorToken(r)
+	if t.token == "" && !m.anonymous {
+		return ""
+	}
+	nonce := m.configuredNonce(r)
 	if hw, ok := r.Context().Value(writerKey{}).(http.ResponseWriter); ok {
 		if !handOutTo(hw, m, t) {
 			m.logs.log(r.Context(), logSnippetLate, slog.LevelWarn, "chatwidget: Snippet was called after the response's headers went out without Cache-Control: private and Vary; the page gets no widget: call Snippet before writing the page",
 				slog.String("path", truncate(r.URL.Path, 200)))
 			return ""
 		}
+		if nonce, ok = m.headerPoliciesNonce(hw.Header(), r, t, nonce); !ok {
+			m.logs.log(r.Context(), logSnippetCSP, slog.LevelWarn, "chatwidget: the response's Content-Security-Policy lets no nonce run the widget Snippet would give; it gives nothing: allow scripts by nonce ('nonce-…' in script-src)",
+				slog.String("path", truncate(r.URL.Path, 200)))
+			return ""
+		}
 	}
-	b := m.renderToken(r, nil, t)
-	return template.HTML(b) // #nosec G203 -- built from the site's own templates; the token and nonce are checked to be inert
+	return template.HTML(m.appendSnippet(nil, t, nonce)) // #nosec G203 -- built from the site's own templates; the token and nonce are checked to be inert
+}
+
+// headerPoliciesNonce returns the nonce that lets the widget for token t
+// run under the Content-Security-Policy headers already in h (any key case,
+// Report-Only aside): want (WithNonce's) if they allow it, else the one
+// they name; want itself when h has no policy. ok is false if no nonce
+// lets the widget run.
+func (m *Middleware) headerPoliciesNonce(h http.Header, r *http.Request, t signed, want string) (nonce string, ok bool) {
+	var ps []cspPolicy
+	for k, vs := range h {
+		if strings.EqualFold(k, "Content-Security-Policy") {
+			for _, v := range vs {
+				ps = parseCSP(ps, v)
+			}
+		}
+	}
+	if len(ps) == 0 {
+		return want, true
+	}
+	return chooseNonce(ps, m.scripts.of(t), want, requestOrigin(r))
 }
 
 // TokenFor returns the signed token for v and its expiry, from the cache while
@@ -264,15 +292,6 @@ func (m *Middleware) visitorToken(r *http.Request) signed {
 		return signed{}
 	}
 	return t
-}
-
-// renderToken appends the widget's HTML for the visitor of r, whose token
-// is t (zero: anonymous), to dst; nil means no widget.
-func (m *Middleware) renderToken(r *http.Request, dst []byte, t signed) []byte {
-	if t.token == "" && !m.anonymous {
-		return nil
-	}
-	return m.appendSnippet(dst, t, m.configuredNonce(r))
 }
 
 // configuredNonce returns the nonce WithNonce gives for r, or "" if none

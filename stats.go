@@ -167,6 +167,7 @@ const (
 	logBadNonce                          // WARN: the CSP nonce is not base64
 	logCrossOrigin                       // DEBUG: a token request from another origin
 	logSnippetLate                       // WARN: Snippet called once the headers were out and unfit for the widget
+	logSnippetCSP                        // WARN: Snippet's widget would not run under the response's CSP headers
 	logRefusedPlacement                  // DEBUG: no widget: markup the rewriter cannot follow
 	logRefusedPageEnd                    // WARN: no widget: the page ends where a browser would not run it
 	logRefusedCharset                    // WARN: no widget: the page's charset

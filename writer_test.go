@@ -1265,3 +1265,42 @@ func TestFlushErrorReported(t *testing.T) {
 type errFlusher struct{ *httptest.ResponseRecorder }
 
 func (e *errFlusher) FlushError() error { return io.ErrClosedPipe }
+
+// TestSnippetFollowsHeaderCSP checks that Snippet gives the widget the
+// nonce of the CSP header the handler set before asking, whatever the
+// key's case, and nothing when no nonce would let it run.
+func TestSnippetFollowsHeaderCSP(t *testing.T) {
+	for _, tc := range []struct {
+		name, key, policy string
+		want              string // the nonce both scripts must carry; "" for no widget
+	}{
+		{"nonce", "Content-Security-Policy", "script-src 'nonce-abc123' 'strict-dynamic'", "abc123"},
+		{"lower-case key", "content-security-policy", "default-src 'none'; script-src 'nonce-abc123'", "abc123"},
+		{"hashes only", "Content-Security-Policy", "script-src 'sha256-AAAA'", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs logBuffer
+			m := newTest(t, fixed(alice), &logs)
+			var got template.HTML
+			h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header()[tc.key] = []string{tc.policy}
+				got = m.Snippet(r)
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				io.WriteString(w, "<!DOCTYPE html><body>"+string(got)+"</body>")
+			}))
+			body := serve(h, httptest.NewRequest("GET", "/", nil)).Body.String()
+			if tc.want == "" {
+				if got != "" || strings.Contains(body, "done(") {
+					t.Errorf("Snippet = %q, body %q; want nothing", got, body)
+				}
+				if !strings.Contains(logs.String(), "Content-Security-Policy lets no nonce") {
+					t.Errorf("log = %q, want a warning", logs.String())
+				}
+				return
+			}
+			if n := strings.Count(string(got), `nonce="`+tc.want+`"`); n != 2 {
+				t.Errorf("Snippet = %q: %d scripts with nonce %q, want 2", got, n, tc.want)
+			}
+		})
+	}
+}
