@@ -120,7 +120,7 @@ func TestAlgorithmErrors(t *testing.T) {
 		{"P-384 for ES256", p384, []Option{WithAlgorithm(ES256)}, "needs P-256"},
 		{"small behind a signer", opaqueSigner{small}, nil, "key is 1024 bits"},
 		{"nil signer", nil, nil, "nil signer"},
-		{"bad published key", rsaKey, []Option{WithPublishedKeys(&small.PublicKey)}, "published key 1: chatwidget: key is 1024 bits"},
+		{"bad published key", rsaKey, []Option{WithPublishedKeys(&small.PublicKey)}, "chatwidget: published key 1: key is 1024 bits"},
 		{"published key not a key", rsaKey, []Option{WithPublishedKeys("not a key")}, "published key 1 is a string"},
 	}
 	for _, tc := range tests {

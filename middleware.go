@@ -111,8 +111,8 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 // Sec-Fetch-Dest, an htmx request (HX-Request) or a Turbo Frame request
 // (Turbo-Frame); each of these gets only the Vary of the page it is a
 // variant of. A HEAD request gets the headers of the page, and no widget.
-// Requests under the endpoints prefix (see [WithEndpoints]) are answered by
-// the middleware.
+// The middleware's own endpoints (token, jwks.json and mobile under the
+// prefix of [WithEndpoints]) are answered by the middleware.
 //
 // The wrapped handler inserts the widget right before the first </body> end
 // tag of each HTML response (see the package doc for the exact rules) and
@@ -170,13 +170,13 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 }
 
 // writerKey is the context key under which serve keeps the handler's
-// writer, for Snippet; or stepAside, for a request it steps aside for.
+// writer, for Snippet.
 type writerKey struct{}
 
-// stepAside is the value under writerKey of a request the middleware steps
+// stepAsideKey marks the context of a request the middleware steps
 // aside for (WithSkip, a Switch that picks none): Snippet gives it nothing,
 // since no writer would keep its token's page out of shared caches.
-type stepAside struct{}
+type stepAsideKey struct{}
 
 // steppedAside returns r marked for Snippet as a request the middleware
 // steps aside for, unless Snippet gives it nothing anyway (it loads no
@@ -188,7 +188,7 @@ func steppedAside(r *http.Request) *http.Request {
 	if _, wrapped := r.Context().Value(writerKey{}).(http.ResponseWriter); wrapped {
 		return r
 	}
-	return r.WithContext(context.WithValue(r.Context(), writerKey{}, stepAside{}))
+	return r.WithContext(context.WithValue(r.Context(), stepAsideKey{}, true))
 }
 
 // Snippet returns the widget's HTML for the visitor of r, to place in a
@@ -212,7 +212,8 @@ func (m *Middleware) Snippet(r *http.Request) template.HTML {
 	if r.Method == http.MethodHead || !loadedAsDocument(r) {
 		return ""
 	}
-	if _, skipped := r.Context().Value(writerKey{}).(stepAside); skipped {
+	hw, wrapped := r.Context().Value(writerKey{}).(http.ResponseWriter)
+	if !wrapped && r.Context().Value(stepAsideKey{}) != nil {
 		return ""
 	}
 	t := m.visitorToken(r)
@@ -220,7 +221,8 @@ func (m *Middleware) Snippet(r *http.Request) template.HTML {
 		return ""
 	}
 	nonce := m.configuredNonce(r)
-	if hw, ok := r.Context().Value(writerKey{}).(http.ResponseWriter); ok {
+	if wrapped {
+		var ok bool
 		if !handOutTo(hw, m, t) {
 			m.logs.log(r.Context(), logSnippetLate, slog.LevelWarn, "chatwidget: Snippet was called after the response's headers went out without Cache-Control: private and Vary; the page gets no widget: call Snippet before writing the page",
 				slog.String("path", truncate(r.URL.Path, 200)))

@@ -183,7 +183,3 @@ func parseMIME(s string) (essence, charset string, bad, ok bool) {
 	}
 	return essence, charset, bad, true
 }
-
-// isHTML reports whether a Content-Type is an HTML document, as a browser
-// reads it.
-func isHTML(ct string) bool { return extractMIME([]string{ct}).html() }

@@ -62,3 +62,7 @@ func TestExtractMIME(t *testing.T) {
 		}
 	}
 }
+
+// isHTML reports whether a Content-Type is an HTML document, as a browser
+// reads it.
+func isHTML(ct string) bool { return extractMIME([]string{ct}).html() }

@@ -288,7 +288,7 @@ func (c *config) validate(widgetID string) error {
 		if _, err := Thumbprint(pub); err != nil {
 			errs = append(errs, fmt.Errorf("chatwidget: published key %d is a %s; publish RSA or P-256 ECDSA public keys", i+1, keyKind(pub)))
 		} else if err := checkKey(pub, naturalAlg(pub, c.alg)); err != nil {
-			errs = append(errs, fmt.Errorf("published key %d: %w", i+1, err))
+			errs = append(errs, fmt.Errorf("chatwidget: published key %d: %s", i+1, strings.TrimPrefix(err.Error(), "chatwidget: ")))
 		}
 	}
 	for _, a := range c.audience {

@@ -31,12 +31,6 @@ import (
 // before it is signed; tokens are signed once per visitor per half TTL and
 // kept in a cache sized in bytes (tokenCache, at the end of this file).
 
-// reservedClaims are the claims a custom field may never overwrite.
-var reservedClaims = map[string]bool{
-	"name": true, "isLoggedIn": true, "email": true,
-	"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true, "jti": true,
-}
-
 // DefaultMaxTokenSize is the most bytes a token may take when
 // [WithMaxTokenSize] is not given.
 const DefaultMaxTokenSize = 8 << 10
@@ -161,9 +155,6 @@ type signed struct {
 	exp   int64
 	now   int64 // when the token was handed out, for the refresh script
 }
-
-// token is tokenFor outside a request.
-func (s *signer) token(v *Visitor) (signed, error) { return s.tokenFor(context.Background(), v) }
 
 // tokenFor returns the signed token for v, from the cache while at least
 // half of its TTL remains. What normalization leaves out of the claims is
@@ -378,7 +369,8 @@ func sortFields(fs []field, order []uint8) []uint8 {
 	return order
 }
 
-// reservedClaim is reservedClaims[k], without a map lookup.
+// reservedClaim reports whether k is a claim a custom field may never
+// overwrite (token_test.go holds the list as a map beside it).
 func reservedClaim(k string) bool {
 	switch k {
 	case "name", "isLoggedIn", "email", "iss", "sub", "aud", "exp", "nbf", "iat", "jti":

@@ -2,6 +2,7 @@ package chatwidget
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -809,3 +810,13 @@ func TestFieldsSizeLimit(t *testing.T) {
 		t.Errorf("WithMaxFieldsSize(4) kept a 7-byte field")
 	}
 }
+
+// reservedClaims are the claims a custom field may never overwrite, as a
+// list to check reservedClaim against.
+var reservedClaims = map[string]bool{
+	"name": true, "isLoggedIn": true, "email": true,
+	"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true, "jti": true,
+}
+
+// token is tokenFor outside a request.
+func (s *signer) token(v *Visitor) (signed, error) { return s.tokenFor(context.Background(), v) }
