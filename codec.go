@@ -24,8 +24,10 @@ import (
 // it asks for the next, taking each piece it decodes on the way; the two
 // never run at once, and everything but the decoder (the injector, the
 // resolver, the encoder, the inner writer) runs in the handler's goroutine.
-// The goroutine ends when the body ends (finish) or when the handler
-// panics (abandon, deferred in serve), before ServeHTTP returns.
+// The goroutine ends when the body ends (finish), or is ended by abandon,
+// deferred both in serve (the handler panics) and in finish (a resolver, a
+// WithNonce function or a signer panics while the body's last bytes reach
+// the decision): in every case before ServeHTTP returns or panics.
 
 // A coding is a content coding (Content-Encoding) of a response body.
 type coding uint8
@@ -245,7 +247,8 @@ func (rc *recoder) wait() {
 }
 
 // abandon ends the decoder's goroutine, if one runs, without reading what
-// it decodes: the handler panicked.
+// it decodes: the handler, or the widget's code while the body ended,
+// panicked. It is idempotent.
 func (rc *recoder) abandon() {
 	if rc.run != nil && !rc.done {
 		close(rc.run.in)

@@ -6,6 +6,7 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
@@ -476,6 +477,74 @@ func TestContentCoding(t *testing.T) {
 	for _, tc := range tests {
 		if got, _ := contentCoding(tc.h); got != tc.want {
 			t.Errorf("contentCoding(%v) = %v, want %v", tc.h, got, tc.want)
+		}
+	}
+}
+
+// panickingSigner is a key whose every signature panics, as a buggy KMS
+// client might.
+type panickingSigner struct{ pub crypto.PublicKey }
+
+func (p panickingSigner) Public() crypto.PublicKey { return p.pub }
+
+func (panickingSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	panic("kms: client bug")
+}
+
+// TestCompressedFinishPanics checks that no decoder goroutine outlives
+// ServeHTTP when the widget's own code panics after the handler returned:
+// a page truncated by a byte, whose decoder (gzip, deflate) hands the
+// decoded bytes over only at the end of the body, reaches the decision
+// while the middleware ends the response, and there a resolver that aborts
+// with http.ErrAbortHandler, a WithNonce function or a signer panics. The
+// panic goes on, whether it came in the handler's write (br hands its
+// bytes over as it decodes) or at the end; only a body that never reaches
+// the decision (zstd holds back a block until it is whole) goes out
+// untouched, and returns.
+func TestCompressedFinishPanics(t *testing.T) {
+	type boom struct{}
+	sources := []struct {
+		name     string
+		resolver Resolver
+		key      func(t *testing.T) Key
+		opts     []Option
+	}{
+		{"resolver aborts", ResolverFunc(func(*http.Request) (*Visitor, error) { panic(http.ErrAbortHandler) }), nil, nil},
+		{"WithNonce panics", fixed(alice), nil, []Option{WithNonce(func(*http.Request) string { panic(boom{}) })}},
+		{"signer panics", fixed(alice), func(t *testing.T) Key { return KeySigner(panickingSigner{testPublicKey(t)}) }, nil},
+	}
+	for _, src := range sources {
+		for _, c := range testCodings {
+			t.Run(src.name+"/"+c.name, func(t *testing.T) {
+				key := KeyPEM(testKeyPEM(t))
+				if src.key != nil {
+					key = src.key(t)
+				}
+				opts := append([]Option{WithLogger(discardLogger()), WithEmbedTemplate(`<script src="https://cdn.example/w/WIDGET_ID.js"></script>`)}, src.opts...)
+				m, err := New("test-widget", key, src.resolver, opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body := c.compress(t, []byte(page))
+				body = body[:len(body)-1]
+				h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Type", "text/html; charset=utf-8")
+					w.Header().Set("Content-Encoding", c.header)
+					w.Write(body)
+				}))
+				rec := httptest.NewRecorder()
+				var p any
+				func() {
+					defer func() { p = recover() }()
+					h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+				}()
+				if p == nil && !bytes.Equal(rec.Body.Bytes(), body) {
+					t.Errorf("ServeHTTP returned with body %q; want the %s panic to go on, or the body untouched", rec.Body.Bytes(), src.name)
+				}
+				if left := decoderGoroutines(); len(left) > 0 {
+					t.Errorf("decoder goroutines left after the panic (%v):\n%s", p, strings.Join(left, "\n\n"))
+				}
+			})
 		}
 	}
 }

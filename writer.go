@@ -561,8 +561,12 @@ func (cw *responseWriter) end() {
 }
 
 // finish ends the response after the handler returns. From here on, the
-// handler's handle is dead.
+// handler's handle is dead. The decoder's goroutine, if any, has ended when
+// finish returns or panics: the body's last bytes may reach the decision
+// here (a decoder that hands them over only at the end of the body), and
+// a resolver, a WithNonce function or a signer may panic there.
 func (cw *responseWriter) finish() {
+	defer cw.abandon()
 	cw.gen.Add(1)
 	if cw.phase == sniffing {
 		cw.endSniffing()
@@ -575,7 +579,6 @@ func (cw *responseWriter) finish() {
 			}
 		}
 	}
-	cw.abandon() // a hijacked body's decoder, if any
 	if cw.phase != hijacked {
 		cw.phase = finished
 	}
@@ -585,7 +588,7 @@ func (cw *responseWriter) finish() {
 	if cw.abort {
 		// The client got the page up to where it stopped decoding; a
 		// clean end would make a truncated page look whole (to a cache,
-		// too). The decoder's goroutine has ended.
+		// too). The decoder's goroutine has ended, and abandon is a no-op.
 		panic(http.ErrAbortHandler)
 	}
 }
@@ -655,8 +658,9 @@ func (cw *responseWriter) undecodable(derr error) (int, error) {
 	return 0, derr
 }
 
-// abandon ends the decoder's goroutine of a response whose handler
-// panicked, so that none outlives ServeHTTP.
+// abandon ends the decoder's goroutine, if one still runs (a hijacked
+// body's, or one left by a panic in the handler or in finish), so that none
+// outlives ServeHTTP. Calling it again does nothing.
 func (cw *responseWriter) abandon() {
 	if cw.rc != nil {
 		cw.rc.abandon()
