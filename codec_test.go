@@ -548,3 +548,61 @@ func TestCompressedFinishPanics(t *testing.T) {
 		}
 	}
 }
+
+// TestUndecodableWriteCount checks that a Write whose bytes turn out not to
+// decode, so that the body goes out as the handler wrote it, reports the
+// bytes of that Write, never more: io.Copy, a bytes.Reader's WriteTo and
+// the handler's own checks rely on it (io.Writer: 0 <= n <= len(p)).
+func TestUndecodableWriteCount(t *testing.T) {
+	var hdr bytes.Buffer
+	gzip.NewWriter(&hdr).Flush() // the 10-byte header, and an empty sync block
+	head := hdr.Bytes()[:10]
+	bad := "\x07 is a block of the reserved type"
+	tests := []struct {
+		name  string
+		write func(w io.Writer) (n, want int64, err error)
+		whole []byte // the handler's body, which must go out untouched; nil: not checked
+	}{
+		{"io.Copy from a bytes.Reader after a first write", func(w io.Writer) (int64, int64, error) {
+			w.Write(head)
+			n, err := io.Copy(w, bytes.NewReader([]byte(bad)))
+			return n, int64(len(bad)), err
+		}, append(append([]byte(nil), head...), bad...)},
+		{"io.Copy from a MultiReader", func(w io.Writer) (int64, int64, error) {
+			n, err := io.Copy(w, io.MultiReader(bytes.NewReader(head), bytes.NewReader([]byte(bad))))
+			return n, int64(len(head) + len(bad)), err
+		}, append(append([]byte(nil), head...), bad...)},
+		{"io.Copy through its buffer", func(w io.Writer) (int64, int64, error) {
+			r := struct{ io.Reader }{io.MultiReader(bytes.NewReader(head), bytes.NewReader([]byte(bad)))} // no WriteTo
+			n, err := io.CopyBuffer(w, r, make([]byte, 8))
+			return n, int64(len(head) + len(bad)), err
+		}, append(append([]byte(nil), head...), bad...)},
+		{"a footer after gz.Close", func(w io.Writer) (int64, int64, error) {
+			gz := gzip.NewWriter(w)
+			io.WriteString(gz, page)
+			gz.Close()
+			n, err := io.WriteString(w, "<!-- footer -->")
+			return int64(n), int64(len("<!-- footer -->")), err
+		}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newTest(t, fixed(alice), nil)
+			var n, want int64
+			var err error
+			var p any
+			rec := serve(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				w.Header().Set("Content-Encoding", "gzip")
+				defer func() { p = recover() }()
+				n, want, err = tc.write(w)
+			})), httptest.NewRequest("GET", "/", nil))
+			if p != nil || n != want || err != nil {
+				t.Errorf("wrote %d bytes, %v (panic: %v); want %d, nil", n, err, p, want)
+			}
+			if tc.whole != nil && !bytes.Equal(rec.Body.Bytes(), tc.whole) {
+				t.Errorf("body = %q, want the handler's bytes untouched", rec.Body.Bytes())
+			}
+		})
+	}
+}

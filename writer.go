@@ -621,7 +621,7 @@ func (cw *responseWriter) closeBody() {
 func (cw *responseWriter) writeCoded(p []byte) (int, error) {
 	err, derr := cw.rc.write(p, cw.inj)
 	if derr != nil {
-		return cw.undecodable(derr)
+		err = cw.undecodable(derr)
 	}
 	if err != nil {
 		return 0, err
@@ -631,10 +631,12 @@ func (cw *responseWriter) writeCoded(p []byte) (int, error) {
 
 // undecodable deals with a body that does not decode as its
 // Content-Encoding says. If none of the recoder's bytes went out, the body
-// goes out as the handler wrote it, and the rest passes through. Otherwise
-// the client gets everything decoded so far, and the response is aborted at
-// the end; what the handler writes from here on is dropped.
-func (cw *responseWriter) undecodable(derr error) (int, error) {
+// goes out as the handler wrote it (the bytes of the Write at hand
+// included), and the rest passes through: it returns nil, or the inner
+// writer's error. Otherwise the client gets everything decoded so far, and
+// the response is aborted at the end; what the handler writes from here on
+// is dropped, and it returns derr.
+func (cw *responseWriter) undecodable(derr error) error {
 	cw.refuse(refusedUndecodable, derr.Error())
 	if raw, ok := cw.rc.untouched(); ok {
 		if cw.phase == holding {
@@ -643,10 +645,10 @@ func (cw *responseWriter) undecodable(derr error) (int, error) {
 		cw.phase = passing
 		if len(raw) > 0 {
 			if _, err := cw.w.Write(raw); err != nil {
-				return 0, err
+				return err
 			}
 		}
-		return len(raw), nil
+		return nil
 	}
 	if !cw.abort {
 		cw.abort = true
@@ -655,7 +657,7 @@ func (cw *responseWriter) undecodable(derr error) (int, error) {
 			http.NewResponseController(cw.w).Flush() //nolint:errcheck // aborted anyway
 		}
 	}
-	return 0, derr
+	return derr
 }
 
 // abandon ends the decoder's goroutine, if one still runs (a hijacked
