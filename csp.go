@@ -3,6 +3,7 @@ package chatwidget
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"golang.org/x/net/html"
@@ -326,7 +327,7 @@ func contains(list []string, s string) bool {
 // head can only add to them (see Place).
 func (cw *responseWriter) headerNonce() (nonce string, ok bool) {
 	cw.policies = cw.policies[:0]
-	for _, v := range cw.w.Header()[cspHeader] {
+	for _, v := range cspHeaders(cw.w.Header()) {
 		cw.policies = parseCSP(cw.policies, v)
 	}
 	cw.want = cw.m.configuredNonce(cw.r)
@@ -334,6 +335,31 @@ func (cw *responseWriter) headerNonce() (nonce string, ok bool) {
 		return cw.want, true
 	}
 	return cw.policyNonce(cw.m.scripts.embed, "a Content-Security-Policy header")
+}
+
+// cspHeaders returns the lines of the enforced policies in h as a browser
+// reads them: under the canonical key, then under any other case of it
+// (h["content-security-policy"], which net/http sends as it is), those
+// keys in sorted order so that the nonce chosen does not change from one
+// response to the next. A Content-Security-Policy-Report-Only key, in any
+// case, is not among them.
+func cspHeaders(h http.Header) []string {
+	vs := h[cspHeader]
+	var other []string
+	for k := range h {
+		if k != cspHeader && strings.EqualFold(k, cspHeader) {
+			other = append(other, k)
+		}
+	}
+	if other == nil {
+		return vs
+	}
+	slices.Sort(other)
+	vs = slices.Clip(vs)
+	for _, k := range other {
+		vs = append(vs, h[k]...)
+	}
+	return vs
 }
 
 // policyNonce returns the nonce that lets scripts run under cw.policies;

@@ -127,6 +127,59 @@ func TestPageCSP(t *testing.T) {
 	}
 }
 
+// TestCSPHeaderAnyKeyCase checks that Content-Security-Policy headers count
+// as a browser reads them: under a key in any case (h["content-security-policy"],
+// which net/http sends as it is), on every line, while a
+// Content-Security-Policy-Report-Only key in any case is not enforced.
+func TestCSPHeaderAnyKeyCase(t *testing.T) {
+	tests := []struct {
+		name   string
+		header http.Header
+		nonce  string // the nonce of the inserted scripts; "-" for no widget
+	}{
+		{"lower case", http.Header{"content-security-policy": {"script-src 'nonce-l1'"}}, "l1"},
+		{"lower case, hash only", http.Header{"content-security-policy": {"script-src 'sha256-AAAA'"}}, "-"},
+		{"upper case, two lines", http.Header{"CONTENT-SECURITY-POLICY": {"script-src 'nonce-u1' 'nonce-u2'", "script-src-elem 'nonce-u2'"}}, "u2"},
+		{"canonical and lower case, different nonces", http.Header{"Content-Security-Policy": {"script-src 'nonce-c1'"}, "content-security-policy": {"script-src 'nonce-l1'"}}, "-"},
+		{"canonical and lower case, one nonce", http.Header{"Content-Security-Policy": {"script-src 'nonce-n1' 'nonce-c1'"}, "content-security-policy": {"default-src 'nonce-n1'"}}, "n1"},
+		{"report-only in lower case", http.Header{"content-security-policy-report-only": {"script-src 'sha256-AAAA'"}}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newTest(t, fixed(alice), nil)
+			h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				for k, v := range tc.header {
+					w.Header()[k] = v
+				}
+				w.Write([]byte(page))
+			}))
+			got := serve(h, httptest.NewRequest("GET", "/", nil)).Body.String()
+			if tc.nonce == "-" {
+				if got != page {
+					t.Errorf("body = %q, want the page untouched", got)
+				}
+				if n := m.Stats().Refused.CSP; n != 1 {
+					t.Errorf("Stats().Refused.CSP = %d, want 1", n)
+				}
+				return
+			}
+			var ours int
+			for _, s := range scripts(t, got) {
+				if _, ok := s.attrs[rewrite.MarkerAttr]; ok || ours > 0 {
+					ours++
+					if s.attrs["nonce"] != tc.nonce {
+						t.Errorf("inserted script nonce = %q, want %q in %s", s.attrs["nonce"], tc.nonce, got)
+					}
+				}
+			}
+			if ours != 2 {
+				t.Errorf("%d inserted scripts, want 2: %s", ours, got)
+			}
+		})
+	}
+}
+
 // TestPageCSPWithNonce checks that WithNonce's nonce is the one the
 // scripts carry, and that a page whose policies do not allow it gets no
 // widget.
