@@ -190,11 +190,14 @@ func (rc *recoder) write(p []byte, to io.Writer) (err error, derr error) {
 	}
 	rc.started = true
 	if !rc.sent {
-		rc.raw = append(rc.raw, p...)
-		if len(rc.raw) > maxRaw {
+		if len(rc.raw)+len(p) > maxRaw {
+			// Past the bound, the handler's bytes are dropped, and p is
+			// never copied: one large Write costs no memory of its size.
 			if err := rc.release1(); err != nil {
 				return err, nil
 			}
+		} else {
+			rc.raw = append(rc.raw, p...)
 		}
 	}
 	if rc.run == nil {

@@ -1,6 +1,7 @@
 package chatwidget
 
 import (
+	"bytes"
 	"compress/gzip"
 	"net/http"
 	"net/http/httptest"
@@ -100,5 +101,36 @@ func TestConstantMemoryCompressed(t *testing.T) {
 	}
 	if n := len(samples); n >= 2 && samples[n-1]-samples[0] > 1<<20 {
 		t.Errorf("heap grew from %d to %d bytes between the first and the last 8 MiB: it grows with the page", samples[0], samples[n-1])
+	}
+}
+
+// TestLargeCompressedWrite checks that one large Write of a compressed page
+// (16 MiB of gzip, stored blocks) is not copied: while none of the
+// re-encoded bytes went out, the middleware keeps at most the first 64 KiB
+// of the handler's bytes, and a Write that would take it past that bound
+// keeps none of them. The heap allocated while serving it stays within the
+// coders' state (about 1 MiB when their pools are empty), far under the
+// page's size.
+func TestLargeCompressedWrite(t *testing.T) {
+	var b bytes.Buffer
+	z, _ := gzip.NewWriterLevel(&b, gzip.NoCompression)
+	z.Write(testpage.Realistic(16 << 20))
+	z.Close()
+	body := b.Bytes()
+	m := newTest(t, fixed(alice), nil)
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Write(body)
+	}))
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	h.ServeHTTP(&discardWriter{h: http.Header{}}, httptest.NewRequest("GET", "/", nil))
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 4<<20 {
+		t.Errorf("serving one Write of %d bytes allocated %d bytes, want under 4 MiB (the coders' state): the Write was copied", len(body), got)
+	} else {
+		t.Logf("one Write of %d bytes: %d bytes allocated", len(body), got)
 	}
 }
