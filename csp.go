@@ -4,8 +4,10 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/chatwidget/chatwidget/internal/rewrite"
 	"golang.org/x/net/html"
 )
 
@@ -32,14 +34,28 @@ type cspPolicy struct {
 // cspHeader is the header name of an enforced policy.
 const cspHeader = "Content-Security-Policy"
 
+// maxPolicies bounds the policies of a page (its headers' and its head's
+// <meta> tags', each comma-separated one counting) that the writer checks
+// the snippet against: every nonce they name is tried against every
+// policy. A page with more gets no widget.
+const maxPolicies = 64
+
 // parseCSP appends to ps the policies of one serialized policy list (a
-// header value, or a <meta>'s content): each comma-separated policy.
-func parseCSP(ps []cspPolicy, list string) []cspPolicy {
+// header value, or a <meta>'s content): each comma-separated policy. ok is
+// false if that would make more than maxPolicies; ps then holds
+// maxPolicies of them.
+func parseCSP(ps []cspPolicy, list string) (_ []cspPolicy, ok bool) {
 	for p := range strings.SplitSeq(list, ",") {
+		if len(ps) == maxPolicies {
+			return ps, false
+		}
 		ps = append(ps, parsePolicy(p))
 	}
-	return ps
+	return ps, true
 }
+
+// tooManyPolicies is the reason of a page refused for maxPolicies.
+var tooManyPolicies = "more than " + strconv.Itoa(maxPolicies) + " Content-Security-Policy policies in its headers and head"
 
 // parsePolicy parses one serialized policy as CSP3 does: directives split
 // at ";", names case-insensitive, the first of a name counting.
@@ -328,7 +344,10 @@ func contains(list []string, s string) bool {
 func (cw *responseWriter) headerNonce() (nonce string, ok bool) {
 	cw.policies = cw.policies[:0]
 	for _, v := range cspHeaders(cw.w.Header()) {
-		cw.policies = parseCSP(cw.policies, v)
+		if cw.policies, ok = parseCSP(cw.policies, v); !ok {
+			cw.refuse(refusedCSP, tooManyPolicies)
+			return "", false
+		}
 	}
 	cw.want = cw.m.configuredNonce(cw.r)
 	if len(cw.policies) == 0 {
@@ -376,22 +395,34 @@ func (cw *responseWriter) policyNonce(scripts snippetScripts, where string) (str
 // Place returns the snippet to insert at the insertion point, now that the
 // content of the document head's CSP <meta> tags (metas) is known: the
 // snippet decide made, with the nonce that every policy leaves; nil if
-// none does, or if a <meta> of the head was too long to read (lost): the
-// page is refused.
+// none does, if a <meta> of the head was too long to read or there were
+// more than rewrite.MaxMetaCSP policy <meta> tags (lost), or more than
+// maxPolicies policies: the page is refused.
 func (cw *responseWriter) Place(metas []string, lost bool) []byte {
 	if cw.snippet == nil || len(metas) == 0 && !lost {
 		return cw.snippet
 	}
 	if lost {
-		cw.refuse(refusedCSP, "a <meta> in the head over 8 KiB, which may be a Content-Security-Policy")
+		reason := "a <meta> in the head over 8 KiB, which may be a Content-Security-Policy"
+		if len(metas) == rewrite.MaxMetaCSP {
+			reason = "more than " + strconv.Itoa(rewrite.MaxMetaCSP) + " <meta http-equiv=Content-Security-Policy> in the head"
+		}
+		cw.refuse(refusedCSP, reason)
 		return nil
 	}
 	for _, m := range metas {
-		cw.policies = parseCSP(cw.policies, m)
-		if strings.Contains(m, ",") {
+		var ok bool
+		cw.policies, ok = parseCSP(cw.policies, m)
+		if ok && strings.Contains(m, ",") {
 			// CSP3 reads a <meta>'s content as one policy, and browsers
 			// have split it at commas as a header is: both must allow.
-			cw.policies = append(cw.policies, parsePolicy(m))
+			if ok = len(cw.policies) < maxPolicies; ok {
+				cw.policies = append(cw.policies, parsePolicy(m))
+			}
+		}
+		if !ok {
+			cw.refuse(refusedCSP, tooManyPolicies)
+			return nil
 		}
 	}
 	nonce, ok := cw.policyNonce(cw.m.scripts.of(cw.token), "a <meta http-equiv=Content-Security-Policy> in the head")

@@ -65,6 +65,15 @@ func TestPageCSP(t *testing.T) {
 		{"meta in noscript", nil, doc + "<noscript>" + meta("script-src 'nonce-evil'") + "</noscript>" + body, ""},
 		{"script nonce in the body", []string{"script-src 'nonce-good'"}, doc + "</head><body><script nonce=evil></script><p>x</p></body></html>", "good"},
 		{"meta in the body beside the head's", nil, doc + meta("script-src 'nonce-good'") + "</head><body>" + meta("script-src 'nonce-evil'") + "</body></html>", "good"},
+		// Bounds: the policies a page may hold for the check.
+		{"16 metas", nil, doc + strings.Repeat(meta("script-src 'nonce-m1'"), rewrite.MaxMetaCSP) + body, "m1"},
+		{"17 metas", nil, doc + strings.Repeat(meta("script-src 'nonce-m1'"), rewrite.MaxMetaCSP+1) + body, "-"},
+		{"64 policies in a header", []string{strings.Repeat("script-src 'nonce-n1',", maxPolicies-1) + "script-src 'nonce-n1'"}, doc + body, "n1"},
+		{"65 policies in a header", []string{strings.Repeat("script-src 'nonce-n1',", maxPolicies) + "script-src 'nonce-n1'"}, doc + body, "-"},
+		// Each <meta> with commas counts its comma-separated policies and
+		// its whole content: 41 + 1 and 21 + 1, or 22 + 1.
+		{"64 policies in metas", nil, doc + meta(strings.Repeat("script-src 'nonce-n1' , ", 40)+"script-src 'nonce-n1'") + meta(strings.Repeat("script-src 'nonce-n1' , ", 20)+"script-src 'nonce-n1'") + body, "n1"},
+		{"65 policies in metas", nil, doc + meta(strings.Repeat("script-src 'nonce-n1' , ", 40)+"script-src 'nonce-n1'") + meta(strings.Repeat("script-src 'nonce-n1' , ", 21)+"script-src 'nonce-n1'") + body, "-"},
 	}
 	for _, tc := range tests {
 		for _, split := range []bool{false, true} {

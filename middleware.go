@@ -241,14 +241,12 @@ func (m *Middleware) Snippet(r *http.Request) template.HTML {
 // run under the Content-Security-Policy headers already in h (any key case,
 // Report-Only aside): want (WithNonce's) if they allow it, else the one
 // they name; want itself when h has no policy. ok is false if no nonce
-// lets the widget run.
+// lets the widget run, or if h holds more than maxPolicies policies.
 func (m *Middleware) headerPoliciesNonce(h http.Header, r *http.Request, t signed, want string) (nonce string, ok bool) {
 	var ps []cspPolicy
-	for k, vs := range h {
-		if strings.EqualFold(k, "Content-Security-Policy") {
-			for _, v := range vs {
-				ps = parseCSP(ps, v)
-			}
+	for _, v := range cspHeaders(h) {
+		if ps, ok = parseCSP(ps, v); !ok {
+			return "", false // more than maxPolicies
 		}
 	}
 	if len(ps) == 0 {

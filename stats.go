@@ -118,7 +118,9 @@ type RefusedPages struct {
 	Undecodable uint64
 	// CSP: a Content-Security-Policy (a header, or a <meta> in the head)
 	// that would block the inserted scripts: one that allows scripts by
-	// hash or host alone, or policies that name no common nonce.
+	// hash or host alone, or policies that name no common nonce; or more
+	// policies than the middleware checks (a <meta> over 8 KiB, more than
+	// 16 policy <meta> tags, more than 64 policies).
 	CSP uint64
 }
 

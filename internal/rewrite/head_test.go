@@ -3,6 +3,7 @@ package rewrite
 import (
 	"bytes"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -64,13 +65,37 @@ func TestHeadMetaCSP(t *testing.T) {
 			}
 		}
 	}
-	// A <meta> too long to read is reported as lost.
-	var p recordingPlacer
-	var j Injector
-	j.Reset(new(bytes.Buffer), &p, EncodingUTF8)
-	j.Write([]byte(`<head><meta name="x" content="` + string(bytes.Repeat([]byte("a"), maxMeta)) + `"></head><body>x</body>`))
-	j.Close()
-	if !p.lost {
-		t.Errorf("a <meta> of %d bytes: lost = false, want true", maxMeta+40)
+}
+
+// TestHeadMetaCSPLost checks what the injector reports as lost, so that
+// the page gets no widget: a <meta> of the head too long to read, and the
+// Content-Security-Policy <meta> tags past the first MaxMetaCSP, which it
+// does not keep (Place gets the first MaxMetaCSP).
+func TestHeadMetaCSPLost(t *testing.T) {
+	metas := func(n int, tag string) string { return strings.Repeat(tag, n) }
+	const csp = `<meta http-equiv="Content-Security-Policy" content="script-src 'nonce-a'">`
+	tests := []struct {
+		name  string
+		head  string
+		metas int // how many policies Place gets
+		lost  bool
+	}{
+		{"a <meta> too long to read", `<meta name="x" content="` + strings.Repeat("a", maxMeta) + `">`, 0, true},
+		{"MaxMetaCSP policies", metas(MaxMetaCSP, csp), MaxMetaCSP, false},
+		{"one policy more", metas(MaxMetaCSP+1, csp), MaxMetaCSP, true},
+		{"many more", metas(10*MaxMetaCSP, csp), MaxMetaCSP, true},
+		{"MaxMetaCSP policies among other metas", metas(MaxMetaCSP, csp) + metas(MaxMetaCSP, `<meta name="viewport" content="width=device-width">`), MaxMetaCSP, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var p recordingPlacer
+			var j Injector
+			j.Reset(new(bytes.Buffer), &p, EncodingUTF8)
+			j.Write([]byte("<head>" + tc.head + "</head><body>x</body>"))
+			j.Close()
+			if p.calls != 1 || len(p.metas) != tc.metas || p.lost != tc.lost {
+				t.Errorf("Place(%d policies, %v) called %d times, want Place(%d policies, %v) once", len(p.metas), p.lost, p.calls, tc.metas, tc.lost)
+			}
+		})
 	}
 }

@@ -41,8 +41,9 @@ type Decider interface {
 // A Placer is a [Decider] that makes the snippet final at the insertion
 // point, once the Content-Security-Policy of every <meta http-equiv> tag of
 // the document's head is known: metaCSP holds their content attributes,
-// character references decoded, in order; lost reports a <meta> of the head
-// too long to read (over 8 KiB), which may have been one. Only <meta> start
+// character references decoded, in order, at most [MaxMetaCSP] of them;
+// lost reports a <meta> of the head too long to read (over 8 KiB), which
+// may have been one, or a policy past the first MaxMetaCSP. Only <meta> start
 // tags that a browser makes children of the head element count: read as
 // tags (not in a comment or raw text), outside template contents, before
 // the body begins (a start tag the head does not take, a </body>, </html>
@@ -105,8 +106,8 @@ type Injector struct {
 
 	// The head's <meta> tags: meta gathers the one being read (while
 	// metaOn), metas holds the Content-Security-Policy of each read, and
-	// metaLost is set if one was too long to read; dec is the decider, for
-	// Place.
+	// metaLost is set if one was too long to read or past MaxMetaCSP; dec
+	// is the decider, for Place.
 	meta     []byte
 	metaOn   bool
 	metas    []string
@@ -116,6 +117,11 @@ type Injector struct {
 
 // maxMeta bounds the bytes of a <meta> tag the injector reads.
 const maxMeta = 8 << 10
+
+// MaxMetaCSP bounds the Content-Security-Policy <meta> tags of the head that
+// an [Injector] keeps for [Placer.Place], so that a page cannot make it keep
+// (and its Placer check) an unbounded number; one past them is lost.
+const MaxMetaCSP = 16
 
 var _ io.WriteCloser = (*Injector)(nil)
 
@@ -396,6 +402,10 @@ func (j *Injector) readMeta(b []byte, ev event) {
 	}
 	j.metaOn = false
 	if csp, ok := metaCSP(j.meta); ok {
+		if len(j.metas) == MaxMetaCSP {
+			j.metaLost = true
+			return
+		}
 		j.metas = append(j.metas, csp)
 	}
 }
