@@ -1,6 +1,7 @@
 package chatwidget
 
 import (
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -24,11 +25,15 @@ import (
 // widget, and a warning: inserted scripts that the page's CSP blocks would
 // only fill its console with violations.
 
-// cspPolicy is what a policy says about <script> elements: the source list
-// of the directive that governs them, if any.
+// cspPolicy is what a policy says about <script> elements and about
+// fetch(): the source lists of the directives that govern them, if any.
 type cspPolicy struct {
 	governs bool     // a directive governs <script> elements
 	sources []string // its source expressions, as written
+	// fetches is set if a directive governs fetch() (connect-src, else
+	// default-src), and connect holds its source expressions.
+	fetches bool
+	connect []string
 }
 
 // cspHeader is the header name of an enforced policy.
@@ -60,8 +65,8 @@ var tooManyPolicies = "more than " + strconv.Itoa(maxPolicies) + " Content-Secur
 // parsePolicy parses one serialized policy as CSP3 does: directives split
 // at ";", names case-insensitive, the first of a name counting.
 func parsePolicy(p string) cspPolicy {
-	var elem, script, def []string
-	var hasElem, hasScript, hasDef bool
+	var elem, script, def, connect []string
+	var hasElem, hasScript, hasDef, hasConnect bool
 	for d := range strings.SplitSeq(p, ";") {
 		fields := strings.FieldsFunc(d, isCSPSpace)
 		if len(fields) == 0 {
@@ -80,17 +85,28 @@ func parsePolicy(p string) cspPolicy {
 			if !hasDef {
 				def, hasDef = fields[1:], true
 			}
+		case "connect-src":
+			if !hasConnect {
+				connect, hasConnect = fields[1:], true
+			}
 		}
 	}
+	var c cspPolicy
 	switch {
 	case hasElem:
-		return cspPolicy{true, elem}
+		c.governs, c.sources = true, elem
 	case hasScript:
-		return cspPolicy{true, script}
+		c.governs, c.sources = true, script
 	case hasDef:
-		return cspPolicy{true, def}
+		c.governs, c.sources = true, def
 	}
-	return cspPolicy{}
+	switch {
+	case hasConnect:
+		c.fetches, c.connect = true, connect
+	case hasDef:
+		c.fetches, c.connect = true, def
+	}
+	return c
 }
 
 // isCSPSpace reports whether r is ASCII whitespace, which separates a
@@ -194,6 +210,21 @@ func (p cspPolicy) allows(scripts snippetScripts, nonce string, self *url.URL) b
 		}
 	}
 	return true
+}
+
+// allowsFetch reports whether p lets a page of origin self fetch() u: no
+// directive governs fetch(), or the one that does (connect-src, else
+// default-src) matches u with 'self', *, a scheme or a host source.
+func (p cspPolicy) allowsFetch(u, self *url.URL) bool {
+	if !p.fetches {
+		return true
+	}
+	for _, s := range p.connect {
+		if matchSource(s, u, self) {
+			return true
+		}
+	}
+	return false
 }
 
 // allowsURL reports whether a host-source, scheme-source, 'self' or * of
@@ -349,6 +380,7 @@ func (cw *responseWriter) headerNonce() (nonce string, ok bool) {
 			return "", false
 		}
 	}
+	cw.headerPolicies = len(cw.policies)
 	cw.want = cw.m.configuredNonce(cw.r)
 	if len(cw.policies) == 0 {
 		return cw.want, true
@@ -394,13 +426,14 @@ func (cw *responseWriter) policyNonce(scripts snippetScripts, where string) (str
 
 // Place returns the snippet to insert at the insertion point, now that the
 // content of the document head's CSP <meta> tags (metas) is known: the
-// snippet decide made, with the nonce that every policy leaves; nil if
-// none does, if a <meta> of the head was too long to read or there were
-// more than rewrite.MaxMetaCSP policy <meta> tags (lost), or more than
-// maxPolicies policies: the page is refused.
+// snippet decide made, with the nonce that every policy leaves, and without
+// the refresh script if a policy would block its fetch (see fetchBlocked);
+// nil if no nonce lets the scripts run, if a <meta> of the head was too
+// long to read or there were more than rewrite.MaxMetaCSP policy <meta>
+// tags (lost), or more than maxPolicies policies: the page is refused.
 func (cw *responseWriter) Place(metas []string, lost bool) []byte {
-	if cw.snippet == nil || len(metas) == 0 && !lost {
-		return cw.snippet
+	if cw.snippet == nil {
+		return nil
 	}
 	if lost {
 		reason := "a <meta> in the head over 8 KiB, which may be a Content-Security-Policy"
@@ -410,6 +443,31 @@ func (cw *responseWriter) Place(metas []string, lost bool) []byte {
 		cw.refuse(refusedCSP, reason)
 		return nil
 	}
+	nonce := cw.nonce
+	if len(metas) > 0 {
+		if !cw.addMetaPolicies(metas) {
+			return nil
+		}
+		var ok bool
+		if nonce, ok = cw.policyNonce(cw.m.scripts.of(cw.token), "a <meta http-equiv=Content-Security-Policy> in the head"); !ok {
+			return nil
+		}
+	}
+	blocked := cw.fetchBlocked()
+	if nonce != cw.nonce || blocked != "" {
+		cw.snippet, cw.nonce = cw.m.appendSnippetRefresh(cw.snippet[:0], cw.token, nonce, blocked == ""), nonce
+	}
+	if blocked != "" {
+		cw.m.logs.log(cw.r.Context(), logRefreshBlocked, slog.LevelWarn, "chatwidget: the page's Content-Security-Policy blocks the refresh script's fetch() of the token endpoint; the widget goes in without it, and the tab's token is not renewed before its exp: let connect-src (or default-src) allow the page's own origin, e.g. connect-src 'self'",
+			slog.String("reason", blocked), slog.String("path", truncate(cw.r.URL.Path, 200)))
+	}
+	return cw.snippet
+}
+
+// addMetaPolicies adds the policies of the head's <meta> tags to
+// cw.policies; false, and the page refused, if that makes more than
+// maxPolicies.
+func (cw *responseWriter) addMetaPolicies(metas []string) bool {
 	for _, m := range metas {
 		var ok bool
 		cw.policies, ok = parseCSP(cw.policies, m)
@@ -422,17 +480,50 @@ func (cw *responseWriter) Place(metas []string, lost bool) []byte {
 		}
 		if !ok {
 			cw.refuse(refusedCSP, tooManyPolicies)
-			return nil
+			return false
 		}
 	}
-	nonce, ok := cw.policyNonce(cw.m.scripts.of(cw.token), "a <meta http-equiv=Content-Security-Policy> in the head")
-	if !ok {
-		return nil
+	return true
+}
+
+// fetchBlocked says which of the page's policies would block the refresh
+// script's fetch() of the token endpoint, "" if none does or the snippet
+// has no refresh script (an anonymous visitor's, or no WithRefresh). The
+// script fetches the endpoint on the page's own origin. A request that
+// came without TLS may have come through a proxy that terminates it, so
+// the origin is tried in both schemes: a policy that allows either (say
+// connect-src https://shop.example) lets the script keep its fetch.
+func (cw *responseWriter) fetchBlocked() string {
+	if cw.m.refreshURL == nil || cw.token.token == "" || len(cw.policies) == 0 {
+		return ""
 	}
-	if nonce != cw.nonce {
-		cw.snippet, cw.nonce = cw.m.appendSnippet(cw.snippet[:0], cw.token, nonce), nonce
+	self := requestOrigin(cw.r)
+	blocked := cw.blockingPolicy(self)
+	if blocked != "" && self.Scheme == "http" {
+		https := *self
+		https.Scheme = "https"
+		if cw.blockingPolicy(&https) == "" {
+			return ""
+		}
 	}
-	return cw.snippet
+	return blocked
+}
+
+// blockingPolicy says where the first policy that does not let a page of
+// origin self fetch the refresh endpoint is: a header or a <meta>; "" if
+// every policy lets it.
+func (cw *responseWriter) blockingPolicy(self *url.URL) string {
+	u := *cw.m.refreshURL
+	u.Scheme, u.Host = self.Scheme, self.Host
+	for i, p := range cw.policies {
+		if !p.allowsFetch(&u, self) {
+			if i < cw.headerPolicies {
+				return "connect-src (or default-src) of a Content-Security-Policy header"
+			}
+			return "connect-src (or default-src) of a <meta http-equiv=Content-Security-Policy> in the head"
+		}
+	}
+	return ""
 }
 
 // templateScripts is what CSP looks at in the snippets of a Middleware:

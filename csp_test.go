@@ -249,3 +249,73 @@ func TestMatchSource(t *testing.T) {
 		}
 	}
 }
+
+// TestRefreshCSP checks the refresh script against the page's CSP: it
+// fetch()es the token endpoint on the page's own origin, so a policy whose
+// connect-src (else default-src) does not allow that (default-src 'none'
+// with no connect-src) would block the fetch, and the tab would lose its
+// visitor at exp while filling its console with violations. Such a page
+// gets the widget without the refresh script, and a warning; every other
+// page keeps it. The request comes without TLS (http://example.com), which
+// a proxy may have terminated: a source that allows the origin in https
+// counts too.
+func TestRefreshCSP(t *testing.T) {
+	const (
+		doc  = "<!DOCTYPE html><html><head>"
+		body = "</head><body><p>hello</p></body></html>"
+	)
+	meta := func(policy string) string {
+		return `<meta http-equiv="Content-Security-Policy" content="` + policy + `">`
+	}
+	tests := []struct {
+		name    string
+		v       *Visitor
+		header  string // a Content-Security-Policy header, or ""
+		head    string // the head's markup
+		refresh bool   // the page keeps the refresh script
+		warn    string // the warning's reason, or "" for none
+	}{
+		{"no policy", alice, "", "", true, ""},
+		{"no fetch directive", alice, "script-src 'nonce-n1'", "", true, ""},
+		{"connect-src 'self'", alice, "default-src 'none'; script-src 'nonce-n1'; connect-src 'self'", "", true, ""},
+		{"default-src 'self'", alice, "default-src 'self'; script-src 'nonce-n1'", "", true, ""},
+		{"connect-src the origin", alice, "script-src 'nonce-n1'; connect-src http://example.com", "", true, ""},
+		{"connect-src the origin's host", alice, "script-src 'nonce-n1'; connect-src example.com", "", true, ""},
+		{"connect-src the endpoint's path", alice, "script-src 'nonce-n1'; connect-src http://example.com/chatwidget/", "", true, ""},
+		{"connect-src https, behind a TLS proxy", alice, "script-src 'nonce-n1'; connect-src https:", "", true, ""},
+		{"connect-src *", alice, "script-src 'nonce-n1'; connect-src *", "", true, ""},
+		{"default-src 'none'", alice, "default-src 'none'; script-src 'nonce-n1'", "", false, "a Content-Security-Policy header"},
+		{"connect-src 'none'", alice, "default-src 'self'; script-src 'nonce-n1'; connect-src 'none'", "", false, "a Content-Security-Policy header"},
+		{"connect-src another host", alice, "script-src 'nonce-n1'; connect-src https://api.other.example", "", false, "a Content-Security-Policy header"},
+		{"connect-src another path", alice, "script-src 'nonce-n1'; connect-src http://example.com/api/", "", false, "a Content-Security-Policy header"},
+		{"connect-src another port", alice, "script-src 'nonce-n1'; connect-src http://example.com:8080", "", false, "a Content-Security-Policy header"},
+		{"meta default-src 'none'", alice, "", meta("default-src 'none'; script-src 'nonce-m1'"), false, "a <meta http-equiv=Content-Security-Policy> in the head"},
+		{"header allows, meta blocks", alice, "script-src 'nonce-n1'; connect-src 'self'", meta("default-src 'none'; script-src 'nonce-n1'"), false, "<meta"},
+		{"header and meta allow", alice, "script-src 'nonce-n1'; connect-src 'self'", meta("default-src 'self'; script-src 'nonce-n1'"), true, ""},
+		{"anonymous: no refresh script", nil, "default-src 'none'; script-src 'nonce-n1'", "", false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &logBuffer{}
+			m := newTest(t, fixed(tc.v), logs, WithRefresh(Refresh{Update: "ChatWidget.setToken"}))
+			h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				if tc.header != "" {
+					w.Header().Set("Content-Security-Policy", tc.header)
+				}
+				w.Write([]byte(doc + tc.head + body))
+			}))
+			got := serve(h, httptest.NewRequest("GET", "/", nil)).Body.String()
+			if !strings.Contains(got, rewrite.MarkerAttr) {
+				t.Fatalf("body = %q, want the widget", got)
+			}
+			if has := strings.Contains(got, "fetch(new URL("); has != tc.refresh {
+				t.Errorf("refresh script in the page: %v, want %v: %s", has, tc.refresh, got)
+			}
+			warned := strings.Contains(logs.String(), "blocks the refresh script's fetch()")
+			if warned != (tc.warn != "") || !strings.Contains(logs.String(), tc.warn) || warned && !strings.Contains(logs.String(), "level=WARN") {
+				t.Errorf("logs = %q, want a warning naming %q: %v", logs.String(), tc.warn, tc.warn != "")
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -22,6 +23,7 @@ type Middleware struct {
 	customerData snippetTemplate
 	anonymousTpl snippetTemplate
 	refresh      snippetTemplate // nil unless WithRefresh
+	refreshURL   *url.URL        // the path (and query) the refresh script fetches; nil unless WithRefresh
 	mobile       string          // the mobile URL template; "" unless WithMobileURLTemplate
 	widgetID     string
 	anonymous    bool
@@ -90,6 +92,9 @@ func New(widgetID string, key Key, resolver Resolver, opts ...Option) (*Middlewa
 		published:    c.published,
 		counts:       new(counts),
 		endpoints:    c.endpoints,
+	}
+	if c.refresh != nil {
+		m.refreshURL = refreshURL(c.refresh.endpoint(c.endpoints))
 	}
 	m.findScripts()
 	m.own = ownEndpoints{token: m.TokenHandler(), jwks: m.JWKSHandler()}
@@ -310,11 +315,20 @@ func (m *Middleware) configuredNonce(r *http.Request) string {
 
 // appendSnippet appends the widget's HTML for token t (zero: anonymous).
 func (m *Middleware) appendSnippet(dst []byte, t signed, nonce string) []byte {
+	return m.appendSnippetRefresh(dst, t, nonce, true)
+}
+
+// appendSnippetRefresh is appendSnippet, with the refresh script (if
+// WithRefresh gave one) only if refresh is set.
+func (m *Middleware) appendSnippetRefresh(dst []byte, t signed, nonce string, refresh bool) []byte {
 	dst = m.embed.appendTo(dst, t, nonce)
 	if t.token == "" {
 		return m.anonymousTpl.appendTo(dst, t, nonce)
 	}
 	dst = m.customerData.appendTo(dst, t, nonce)
+	if !refresh {
+		return dst
+	}
 	return m.refresh.appendTo(dst, t, nonce)
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -55,7 +56,12 @@ type Refresh struct {
 // a cross-origin frame there, whose properties throw when read), after a
 // failed fetch and after an answer with no token or no numeric expiresAt,
 // the script backs off, from 1 second to 5 minutes, and tries again; it
-// never gives up on an error. Default: no refresh script.
+// never gives up on an error.
+//
+// A page whose Content-Security-Policy would block the script's fetch (its
+// connect-src, else default-src, does not allow the page's own origin, as
+// default-src 'none' alone does not) gets the widget without the script,
+// and a warning: add connect-src 'self'. Default: no refresh script.
 func WithRefresh(r Refresh) Option {
 	return func(c *config) { c.refresh = &r }
 }
@@ -139,18 +145,33 @@ func (r *Refresh) before(ttl time.Duration) time.Duration {
 	return min(max(ttl/10, 5*time.Second), ttl/4)
 }
 
+// endpoint returns the path the script fetches, for the endpoints prefix:
+// Endpoint, or the middleware's own token endpoint.
+func (r *Refresh) endpoint(endpoints string) string {
+	if r.Endpoint != "" {
+		return r.Endpoint
+	}
+	return endpoints + tokenEndpoint
+}
+
+// refreshURL returns the URL of endpoint, a path that checkRefresh checked,
+// as the script's new URL(endpoint, location.origin) reads it, less the
+// origin; for the page's CSP (see responseWriter.fetchBlocked).
+func refreshURL(endpoint string) *url.URL {
+	if u, err := url.Parse(endpoint); err == nil {
+		return u
+	}
+	return &url.URL{Path: endpoint} // an invalid %-escape, which browsers keep as it is
+}
+
 // compileRefresh compiles r's script for a TTL and the endpoints prefix;
 // [config.validate] checked r.
 func compileRefresh(r *Refresh, ttl time.Duration, endpoints string) (snippetTemplate, error) {
 	if r == nil {
 		return nil, nil
 	}
-	endpoint := r.Endpoint
-	if endpoint == "" {
-		endpoint = endpoints + tokenEndpoint
-	}
 	cfg, err := json.Marshal(map[string]any{ // escapes <, > and & for a script element
-		"endpoint": endpoint, "update": r.Update, "logout": r.Logout,
+		"endpoint": r.endpoint(endpoints), "update": r.Update, "logout": r.Logout,
 		"expired": r.ExpiredHook, "before": r.before(ttl).Milliseconds(),
 	})
 	if err != nil {

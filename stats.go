@@ -176,6 +176,7 @@ const (
 	logRefusedEncoding                   // WARN: no widget: a Content-Encoding the writer does not decode
 	logRefusedUndecodable                // WARN: no widget: a body that does not decode
 	logRefusedCSP                        // WARN: no widget: a CSP that would block the scripts
+	logRefreshBlocked                    // WARN: the widget without its refresh script: a CSP that would block its fetch
 	numLogKinds
 )
 

@@ -151,6 +151,11 @@ func TestLogRecords(t *testing.T) {
 				serve(m.Handler(htmlHandler(page, "Content-Security-Policy", "script-src 'sha256-AAAA'")), httptest.NewRequest("GET", "/", nil))
 			},
 			msg: "chatwidget: no widget in this page: its Content-Security-Policy would block the inserted scripts", level: "WARN", attrs: []string{"reason", "path"}},
+		{name: "refresh script left out for the CSP", v: alice, opts: []Option{WithRefresh(Refresh{Update: "ChatWidget.setToken"})},
+			do: func(m *Middleware) {
+				serve(m.Handler(htmlHandler(page, "Content-Security-Policy", "default-src 'none'; script-src 'nonce-n1'")), httptest.NewRequest("GET", "/", nil))
+			},
+			msg: "chatwidget: the page's Content-Security-Policy blocks the refresh script's fetch() of the token endpoint", level: "WARN", attrs: []string{"reason", "path"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

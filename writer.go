@@ -70,10 +70,11 @@ type responseWriter struct {
 	// anonymous), and policies the page's Content-Security-Policy headers
 	// as render found them; place renders the snippet again with the
 	// nonce that the policies of the head's <meta> tags leave.
-	token    signed
-	policies []cspPolicy
-	nonce    string // the nonce the snippet carries
-	want     string // WithNonce's nonce, or ""
+	token          signed
+	policies       []cspPolicy
+	headerPolicies int    // how many of policies came from the headers
+	nonce          string // the nonce the snippet carries
+	want           string // WithNonce's nonce, or ""
 	// contentType is what the writer sets as the Content-Type of a page
 	// that gets the widget, or "": the type sniffed from its first bytes,
 	// or text/html; charset=utf-8 for a page whose header named no charset
@@ -116,7 +117,7 @@ func newResponseWriter(w http.ResponseWriter, r *http.Request, m *Middleware, va
 	inj, snippet := cw.inj, cw.snippet[:0]
 	cw.w, cw.r, cw.m, cw.phase, cw.variant, cw.disabled, cw.status = w, r, m, sniffing, variant, false, 0
 	cw.sniffed, cw.refused, cw.refusedWhat, cw.contentType = nil, notRefused, "", ""
-	cw.rc, cw.abort, cw.token, cw.policies, cw.nonce, cw.want = nil, false, signed{}, cw.policies[:0], "", ""
+	cw.rc, cw.abort, cw.token, cw.policies, cw.headerPolicies, cw.nonce, cw.want = nil, false, signed{}, cw.policies[:0], 0, "", ""
 	cw.handed, cw.handedOut, cw.handedBy, cw.private, cw.varied = signed{}, false, nil, false, false
 	cw.inj, cw.snippet = inj, snippet
 	return cw
