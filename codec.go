@@ -2,8 +2,11 @@ package chatwidget
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
+	"hash/adler32"
 	"io"
 	"net/http"
 	"strings"
@@ -182,8 +185,11 @@ func (rc *recoder) release() {
 
 // write decodes p, the handler's next bytes, into to. It returns the
 // error of to (the client's), or derr wrapping errUndecodable when the body
-// does not decode; bytes after the end of the coded stream are dropped, as
-// a browser's decoder ignores them.
+// does not decode. Bytes after the end of the coded stream are dropped, as
+// Chromium's decoders ignore them: after a gzip member (another member
+// included), a zlib or a brotli stream, and after the four bytes that must
+// follow a raw deflate stream (see rawDeflate); zstd decodes every frame,
+// and fails on anything else.
 func (rc *recoder) write(p []byte, to io.Writer) (err error, derr error) {
 	if len(p) == 0 || rc.done {
 		return nil, nil
@@ -419,13 +425,20 @@ func (d *decodeRun) decodeAll(c coding) (err error) {
 		br.Reset(emptyReader{})
 		bufioReaders.Put(br)
 	}()
-	r, zl, err := getDecoder(c, br)
+	dec, zl, err := getDecoder(c, br)
 	if err != nil {
 		return d.src.cause(err)
+	}
+	r := dec
+	if c == deflateCoding && !zl {
+		r = &rawDeflate{r: dec, br: br, sum: adler32.New()}
 	}
 	buf := decodeBufs.Get().(*[]byte)
 	for {
 		n, err := r.Read(*buf)
+		if c == brotliCoding && brotliExcess(err) {
+			err = io.EOF // the stream ended; the bytes after it are ignored
+		}
 		if n > 0 {
 			d.out <- piece{data: (*buf)[:n], zlib: zl}
 			if m, ok := <-d.in; !ok || m.end || m.p != nil {
@@ -434,10 +447,60 @@ func (d *decodeRun) decodeAll(c coding) (err error) {
 		}
 		if err != nil {
 			decodeBufs.Put(buf)
-			putDecoder(c, zl, r)
+			putDecoder(c, zl, dec)
 			return d.src.cause(err)
 		}
 	}
+}
+
+// brotliExcess reports whether err is the brotli reader's for input past
+// the end of the stream, which it returns once it has decoded the whole
+// stream (TestTrailingBytes notices if its message changes).
+func brotliExcess(err error) bool {
+	return err != nil && err.Error() == "brotli: excessive input"
+}
+
+// A rawDeflate reads a raw deflate body as Chromium does: as a zlib stream
+// to which it gave a header, so that the four bytes after the deflate
+// stream must be the Adler-32 of what it decoded, if the body has that
+// many; what follows them is ignored.
+type rawDeflate struct {
+	r   io.Reader // the flate decoder
+	br  *bufio.Reader
+	sum hash.Hash32
+	eof bool // the deflate stream ended
+}
+
+func (d *rawDeflate) Read(p []byte) (int, error) {
+	if d.eof {
+		return 0, d.check()
+	}
+	n, err := d.r.Read(p)
+	d.sum.Write(p[:n])
+	if err == io.EOF {
+		d.eof = true
+		if n == 0 {
+			return 0, d.check()
+		}
+		err = nil // the bytes first, then the check
+	}
+	return n, err
+}
+
+// check reads the four bytes after the deflate stream: io.EOF if they are
+// its Adler-32 or the body ends before them.
+func (d *rawDeflate) check() error {
+	var b [4]byte
+	n, err := io.ReadFull(d.br, b[:])
+	switch {
+	case n < len(b) && (err == io.EOF || err == io.ErrUnexpectedEOF):
+		return io.EOF
+	case err != nil:
+		return err
+	case binary.BigEndian.Uint32(b[:]) != d.sum.Sum32():
+		return errors.New("the 4 bytes after the raw deflate stream are not its Adler-32, which browsers check")
+	}
+	return io.EOF
 }
 
 var (
@@ -581,11 +644,20 @@ var (
 func getDecoder(c coding, s *bufio.Reader) (io.Reader, bool, error) {
 	switch c {
 	case gzipCoding:
-		if d, ok := gzipReaders.Get().(*gzip.Reader); ok {
-			return d, false, d.Reset(s)
+		// One member, as Chromium reads it: what follows is ignored, a
+		// second member too. Reset makes a reader multistream again.
+		d, ok := gzipReaders.Get().(*gzip.Reader)
+		var err error
+		if ok {
+			err = d.Reset(s)
+		} else {
+			d, err = gzip.NewReader(s)
 		}
-		d, err := gzip.NewReader(s)
-		return d, false, err
+		if err != nil {
+			return d, false, err
+		}
+		d.Multistream(false)
+		return d, false, nil
 	case deflateCoding:
 		h, err := s.Peek(2)
 		if err != nil {

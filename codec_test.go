@@ -9,6 +9,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"hash/adler32"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -326,7 +327,6 @@ func TestUndecodableBody(t *testing.T) {
 		{"not gzip", []byte("<!DOCTYPE html><body>plain, though the header says gzip</body>")},
 		{"truncated", truncated},
 		{"corrupt", corrupt},
-		{"trailing garbage", append(append([]byte(nil), whole...), "garbage"...)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -604,5 +604,84 @@ func TestUndecodableWriteCount(t *testing.T) {
 				t.Errorf("body = %q, want the handler's bytes untouched", rec.Body.Bytes())
 			}
 		})
+	}
+}
+
+// TestTrailingBytes checks what follows the end of a coded stream, as
+// Chromium reads it (examples/selfcsp's TestBrowserTrailingBytes shows
+// Chromium doing so): after a gzip member, a zlib stream or a brotli
+// stream, anything (another member, garbage, a footer written past the
+// compressor) is ignored; a raw deflate stream is read as zlib with a made
+// up header, so four bytes after it must be its Adler-32 (fewer are let
+// be), and the rest is ignored; zstd decodes frame after frame, and
+// anything else fails. The page, less what is ignored, gets the widget;
+// a body that fails goes out untouched. Whether the tail comes in the
+// stream's last Write or in one of its own.
+func TestTrailingBytes(t *testing.T) {
+	m := newTest(t, fixed(alice), nil)
+	want := serve(m.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil)).Body.Bytes()
+	wantBoth := serve(m.Handler(htmlHandler(page+"<p>second</p>")), httptest.NewRequest("GET", "/", nil)).Body.Bytes()
+	coding := func(name string) testCoding {
+		for _, c := range testCodings {
+			if c.name == name {
+				return c
+			}
+		}
+		t.Fatalf("no coding %s", name)
+		return testCoding{}
+	}
+	sum := adler32.Checksum([]byte(page))
+	adler := string([]byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)})
+	tests := []struct {
+		coding, name string
+		tail         func(c testCoding) string
+		want         []byte // the decoded response; nil: the body untouched
+	}{
+		{"gzip", "a second member", func(c testCoding) string { return string(c.compress(t, []byte("<p>second</p>"))) }, want},
+		{"gzip", "garbage", func(testCoding) string { return "garbage" }, want},
+		{"gzip", "a footer past the compressor", func(testCoding) string { return "<!-- footer -->" }, want},
+		{"x-gzip", "a second member", func(c testCoding) string { return string(c.compress(t, []byte("<p>second</p>"))) }, want},
+		{"deflate (zlib)", "a second stream", func(c testCoding) string { return string(c.compress(t, []byte("<p>second</p>"))) }, want},
+		{"deflate (zlib)", "garbage", func(testCoding) string { return "garbage" }, want},
+		{"deflate (raw)", "three bytes", func(testCoding) string { return "abc" }, want},
+		{"deflate (raw)", "its Adler-32, then garbage", func(testCoding) string { return adler + "garbage" }, want},
+		{"deflate (raw)", "garbage", func(testCoding) string { return "garbage" }, nil},
+		{"deflate (raw)", "a second stream", func(c testCoding) string { return string(c.compress(t, []byte("<p>second</p>"))) }, nil},
+		{"br", "a second stream", func(c testCoding) string { return string(c.compress(t, []byte("<p>second</p>"))) }, want},
+		{"br", "garbage", func(testCoding) string { return "garbage" }, want},
+		{"zstd", "a second frame", func(c testCoding) string { return string(c.compress(t, []byte("<p>second</p>"))) }, wantBoth},
+		{"zstd", "garbage", func(testCoding) string { return "garbage" }, nil},
+	}
+	for _, tc := range tests {
+		c := coding(tc.coding)
+		stream, tail := c.compress(t, []byte(page)), tc.tail(c)
+		for _, apart := range []bool{false, true} {
+			name := tc.coding + "/" + tc.name
+			if apart {
+				name += "/in a write of its own"
+			}
+			t.Run(name, func(t *testing.T) {
+				body := append(append([]byte(nil), stream...), tail...)
+				rec := serve(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Type", "text/html; charset=utf-8")
+					w.Header().Set("Content-Encoding", c.header)
+					if apart {
+						w.Write(stream)
+						io.WriteString(w, tail)
+						return
+					}
+					w.Write(body)
+				})), httptest.NewRequest("GET", "/", nil))
+				if tc.want == nil {
+					if !bytes.Equal(rec.Body.Bytes(), body) {
+						t.Errorf("body = %q, want the handler's bytes untouched", rec.Body.Bytes())
+					}
+					return
+				}
+				if got := c.decompress(t, rec.Body.Bytes()); !bytes.Equal(got, tc.want) {
+					t.Errorf("decoded body = %q, want %q", got, tc.want)
+				}
+			})
+		}
 	}
 }
