@@ -10,7 +10,10 @@
 // a resolver and mw.Handler (see newApp): the middleware decodes each
 // compressed page, inserts the widget with the nonce it reads from the
 // head's <meta>, and encodes the page again in the handler's coding; the
-// JSON and the widget's script pass through untouched.
+// JSON and the widget's script pass through untouched. Logged-in pages
+// carry chatwidget's refresh script, whose fetch of the token endpoint the
+// policy's connect-src 'self' allows; the narrow page's connect-src does
+// not, and the middleware leaves the script out there.
 //
 //	cd examples && go run ./selfcsp
 //
@@ -69,6 +72,7 @@ func newApp(origin string, key *rsa.PrivateKey, logger *slog.Logger) (*site, err
 		chatwidget.WithEmbedTemplate(widgetsim.EmbedTemplate(origin, widgetsim.DefaultPrefix)),
 		chatwidget.WithCustomerDataTemplate(widgetsim.CustomerDataTemplate()),
 		chatwidget.WithAnonymousTemplate(widgetsim.AnonymousTemplate()),
+		chatwidget.WithRefresh(widgetsim.RefreshConfig("")), // the middleware's own token endpoint
 		chatwidget.WithLogger(logger))
 	if err != nil {
 		return nil, err
@@ -83,6 +87,9 @@ func newApp(origin string, key *rsa.PrivateKey, logger *slog.Logger) (*site, err
 	mux.Handle(widgetsim.DefaultPrefix, sim.Handler())
 	mux.HandleFunc("GET /{$}", home)
 	mux.HandleFunc("GET /header", headerPolicy)
+	mux.HandleFunc("GET /narrow", func(w http.ResponseWriter, r *http.Request) {
+		render(w, r, pageData{Title: "Narrow", Connect: origin + widgetsim.DefaultPrefix})
+	})
 	mux.HandleFunc("GET /hash-only", hashOnly)
 	mux.HandleFunc("GET /login", login)
 	mux.HandleFunc("GET /api/items", items)
@@ -99,7 +106,7 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 <html lang="en">
 <head>
 <meta charset="utf-8">
-{{with or .Nonce nonce}}{{if not $.Nonce}}<meta http-equiv="Content-Security-Policy" content="{{policy .}}">
+{{with or .Nonce nonce}}{{if not $.Nonce}}<meta http-equiv="Content-Security-Policy" content="{{policy . $.Connect}}">
 {{end}}<title>{{$.Title}}</title>
 <script nonce="{{.}}">document.documentElement.dataset.app = "ran";</script>{{end}}
 </head>
@@ -112,9 +119,13 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 
 // policy returns the app's Content-Security-Policy for pages whose
 // scripts carry nonce: nothing else runs, and nothing else loads but what
-// the widget asks of its own origin.
-func policy(nonce string) string {
-	return "default-src 'none'; script-src 'nonce-" + nonce + "' 'strict-dynamic'; connect-src 'self'; base-uri 'none'; require-trusted-types-for 'script'"
+// the widget and chatwidget's refresh script ask of the page's own origin
+// (connect, "" for 'self').
+func policy(nonce, connect string) string {
+	if connect == "" {
+		connect = "'self'"
+	}
+	return "default-src 'none'; script-src 'nonce-" + nonce + "' 'strict-dynamic'; connect-src " + connect + "; base-uri 'none'; require-trusted-types-for 'script'"
 }
 
 // pageData is what the page template shows.
@@ -122,6 +133,11 @@ type pageData struct {
 	Title string
 	Items []string
 	Nonce string // the nonce of a policy sent in a header; "": a <meta>
+	// Connect is the page's connect-src, "" for 'self'. The narrow page's
+	// lets the widget reach its vendor's path alone: chatwidget's refresh
+	// script could not fetch the token endpoint there, so the middleware
+	// leaves it out (and logs a warning).
+	Connect string
 }
 
 // render writes the page with data, compressed.
@@ -141,7 +157,7 @@ func home(w http.ResponseWriter, r *http.Request) { render(w, r, pageData{Title:
 // headerPolicy is the page with the policy in a header.
 func headerPolicy(w http.ResponseWriter, r *http.Request) {
 	nonce := newNonce()
-	w.Header().Set("Content-Security-Policy", policy(nonce))
+	w.Header().Set("Content-Security-Policy", policy(nonce, ""))
 	render(w, r, pageData{Title: "Header", Nonce: nonce})
 }
 
