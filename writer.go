@@ -821,9 +821,11 @@ func (h hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 type readerFrom struct{ h handle }
 
 // ReadFrom copies src to the response. When the body passes through, it
-// delegates to the inner writer, which may use sendfile. No lock is held
-// while src is read: each write goes through the handle, and the inner
-// writer's ReadFrom touches nothing of the pooled writer.
+// delegates to the inner writer, which may use sendfile, under the
+// writer's lock as every call through the handle is: a goroutine's
+// ReadFrom that began before the handler returned ends in this response.
+// Otherwise no lock is held while src is read: the first bytes to sniff,
+// and a body being rewritten, go through the handle's Write, which locks.
 func (r readerFrom) ReadFrom(src io.Reader) (int64, error) {
 	cw := r.h.lock()
 	if cw == nil {
@@ -855,16 +857,15 @@ func (r readerFrom) ReadFrom(src io.Reader) (int64, error) {
 	if cw.phase == sniffing {
 		err = cw.decideSniffing()
 	}
-	inner, passing := cw.w.(io.ReaderFrom), cw.phase == passing
+	if inner, ok := cw.w.(io.ReaderFrom); ok && err == nil && cw.phase == passing {
+		defer cw.mu.Unlock()
+		m, err := inner.ReadFrom(src)
+		return n + m, err
+	}
 	cw.mu.Unlock()
 	if err != nil {
 		return n, err
 	}
-	var m int64
-	if passing {
-		m, err = inner.ReadFrom(src)
-	} else {
-		m, err = io.Copy(writerOnly{r.h}, src)
-	}
+	m, err := io.Copy(writerOnly{r.h}, src)
 	return n + m, err
 }

@@ -1139,6 +1139,58 @@ func TestReadFrom(t *testing.T) {
 	}
 }
 
+// lockProbe is an inner writer's ReadFrom that records whether the
+// middleware's writer is locked while it runs.
+type lockProbe struct {
+	w    io.Writer
+	cw   **responseWriter
+	held *bool
+}
+
+func (p lockProbe) ReadFrom(src io.Reader) (int64, error) {
+	if *p.held = !(*p.cw).mu.TryLock(); !*p.held {
+		(*p.cw).mu.Unlock()
+	}
+	return io.Copy(p.w, src)
+}
+
+// TestReadFromHoldsLock checks that ReadFrom passed through to the inner
+// writer (sendfile) runs under the writer's lock, as every other call
+// through the handler's writer does: a goroutine's ReadFrom that began
+// before the handler returned ends before the writer ends the response
+// and goes back to the pool. With a declared type and with one sniffed.
+func TestReadFromHoldsLock(t *testing.T) {
+	m := newTest(t, fixed(nil), nil)
+	for _, ct := range []string{"application/octet-stream", ""} {
+		t.Run("Content-Type "+ct, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			var cw *responseWriter
+			var held bool
+			inner := struct {
+				http.ResponseWriter
+				io.ReaderFrom
+			}{rec, lockProbe{struct{ io.Writer }{rec}, &cw, &held}}
+			data := bytes.Repeat([]byte{0, 1, 2, 3}, 1000)
+			m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if ct != "" {
+					w.Header().Set("Content-Type", ct)
+				}
+				cw = w.(locker).lock()
+				cw.mu.Unlock()
+				if _, err := io.Copy(w, struct{ io.Reader }{bytes.NewReader(data)}); err != nil {
+					t.Error(err)
+				}
+			})).ServeHTTP(inner, httptest.NewRequest("GET", "/f", nil))
+			if !held {
+				t.Error("the inner writer's ReadFrom ran with the writer unlocked")
+			}
+			if !bytes.Equal(rec.Body.Bytes(), data) {
+				t.Errorf("body = %d bytes, want the %d written", rec.Body.Len(), len(data))
+			}
+		})
+	}
+}
+
 // TestHijack checks that a hijacked connection (a websocket) is the
 // handler's alone.
 func TestHijack(t *testing.T) {
