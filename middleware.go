@@ -293,7 +293,7 @@ func (m *Middleware) visitorToken(r *http.Request) signed {
 	}
 	if err != nil {
 		m.logs.log(r.Context(), logSignFailed, slog.LevelError, "chatwidget: cannot sign the visitor's token; serving the anonymous widget",
-			slog.String("path", truncate(r.URL.Path, 200)), slog.Any("error", err))
+			slog.String("path", truncate(r.URL.Path, 200)), errorAttr(err))
 		return signed{}
 	}
 	return t
@@ -386,7 +386,7 @@ func (m *Middleware) resolve(r *http.Request) (v *Visitor) {
 			if p == http.ErrAbortHandler { //nolint:errorlint // compared as net/http does
 				panic(p)
 			}
-			m.logs.log(r.Context(), logResolverPanicked, slog.LevelError, "chatwidget: resolver panicked; serving the page as anonymous", path, slog.String("panic", fmt.Sprint(p)))
+			m.logs.log(r.Context(), logResolverPanicked, slog.LevelError, "chatwidget: resolver panicked; serving the page as anonymous", path, slog.String("panic", truncate(fmt.Sprint(p), maxLogValue)))
 			v = nil
 		}
 	}()
@@ -394,10 +394,10 @@ func (m *Middleware) resolve(r *http.Request) (v *Visitor) {
 	var undecodable *undecodableSessionError
 	switch {
 	case errors.As(err, &undecodable):
-		m.logs.log(r.Context(), logUndecodableSession, slog.LevelDebug, "chatwidget: session cookie cannot be decoded; serving the page as anonymous", path, slog.Any("error", err))
+		m.logs.log(r.Context(), logUndecodableSession, slog.LevelDebug, "chatwidget: session cookie cannot be decoded; serving the page as anonymous", path, errorAttr(err))
 		return nil
 	case err != nil:
-		m.logs.log(r.Context(), logResolverFailed, slog.LevelError, "chatwidget: resolver failed; serving the page as anonymous", path, slog.Any("error", err))
+		m.logs.log(r.Context(), logResolverFailed, slog.LevelError, "chatwidget: resolver failed; serving the page as anonymous", path, errorAttr(err))
 		return nil
 	}
 	if v != nil && v.Name == "" {

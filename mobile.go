@@ -75,7 +75,7 @@ func (m *Middleware) MobileHandler() http.Handler {
 			return
 		}
 		if err != nil {
-			m.logs.log(r.Context(), logSignFailed, slog.LevelError, "chatwidget: cannot build the mobile URL", slog.String("path", truncate(r.URL.Path, 200)), slog.Any("error", err))
+			m.logs.log(r.Context(), logSignFailed, slog.LevelError, "chatwidget: cannot build the mobile URL", slog.String("path", truncate(r.URL.Path, 200)), errorAttr(err))
 			writeJSON(w, r, http.StatusInternalServerError, tokenResponse{Error: "cannot sign the token"})
 			return
 		}

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // An Option configures a [Middleware]. Options are applied in order by [New],
@@ -303,10 +304,14 @@ func (c *config) validate(widgetID string) error {
 	return errors.Join(errs...)
 }
 
-// truncate shortens s for an error message.
+// truncate shortens s to its first n bytes, less the start of a rune cut
+// there, and "…", for an error message or a log record.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

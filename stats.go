@@ -150,7 +150,18 @@ func (m *Middleware) noteRefused(r *http.Request, why refusal, what string) {
 	m.counts.refused[why].Add(1)
 	l := refusalLogs[why]
 	m.logs.log(r.Context(), l.kind, l.level, l.msg,
-		slog.String("reason", what), slog.String("path", truncate(r.URL.Path, 200)))
+		slog.String("reason", truncate(what, maxLogValue)), slog.String("path", truncate(r.URL.Path, 200)))
+}
+
+// maxLogValue is how many bytes of an error, a panic value or a refusal's
+// reason a record carries, as it carries 200 of the path: a resolver, a
+// signer or a decoder can make them of any size.
+const maxLogValue = 200
+
+// errorAttr is the "error" attribute of a record for err, cut to
+// maxLogValue bytes.
+func errorAttr(err error) slog.Attr {
+	return slog.String("error", truncate(err.Error(), maxLogValue))
 }
 
 // A logKind is a kind of request-time log record; each kind is rate

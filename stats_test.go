@@ -2,7 +2,9 @@ package chatwidget
 
 import (
 	"bytes"
+	"crypto"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/gorilla/sessions"
 )
@@ -230,5 +233,64 @@ func TestLogRecordLabels(t *testing.T) {
 		if s, _ := l.(string); s != s[:1]+strings.Repeat(s[:1], 39)+"…" {
 			t.Errorf("label %q, want its first 40 bytes and …", s)
 		}
+	}
+}
+
+// hugeSigner is a key whose every signature fails with an error of 10 KB.
+type hugeSigner struct{ pub crypto.PublicKey }
+
+func (h hugeSigner) Public() crypto.PublicKey { return h.pub }
+
+func (hugeSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	return nil, errors.New("kms: " + strings.Repeat("é", 5000))
+}
+
+// TestLogRecordsBounded checks that what a record carries of an error, a
+// panic value or a refusal's reason is cut to its first 200 bytes (at a
+// rune boundary, then …), as the path is: a resolver, a signer or a
+// decoder can make them of any size.
+func TestLogRecordsBounded(t *testing.T) {
+	huge := strings.Repeat("x", 10_000)
+	tests := []struct {
+		name     string
+		resolver Resolver
+		key      func(t *testing.T) Key
+		do       func(m *Middleware)
+		attr     string
+	}{
+		{name: "resolver error", resolver: ResolverFunc(func(*http.Request) (*Visitor, error) { return nil, errors.New(huge) }), attr: "error"},
+		{name: "resolver panic", resolver: ResolverFunc(func(*http.Request) (*Visitor, error) { panic(huge) }), attr: "panic"},
+		{name: "signer error", resolver: fixed(alice), key: func(t *testing.T) Key { return KeySigner(hugeSigner{testPublicKey(t)}) }, attr: "error"},
+		{name: "mobile URL", resolver: fixed(alice), key: func(t *testing.T) Key { return KeySigner(hugeSigner{testPublicKey(t)}) }, attr: "error",
+			do: func(m *Middleware) { serve(m.MobileHandler(), httptest.NewRequest("GET", "/chat/mobile", nil)) }},
+		{name: "refusal reason", resolver: fixed(alice), attr: "reason",
+			do: func(m *Middleware) { m.noteRefused(httptest.NewRequest("GET", "/", nil), refusedUndecodable, huge) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf logBuffer
+			key := KeyPEM(testKeyPEM(t))
+			if tc.key != nil {
+				key = tc.key(t)
+			}
+			m, err := New("test-widget", key, tc.resolver, WithLogger(slog.New(slog.NewJSONHandler(&buf, nil))),
+				WithMobileURLTemplate("https://chat.example/m?t=JWT_TOKEN"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.do != nil {
+				tc.do(m)
+			} else {
+				serve(m.Handler(htmlHandler(page)), httptest.NewRequest("GET", "/", nil))
+			}
+			records := jsonRecords(t, []byte(buf.String()))
+			if len(records) != 1 {
+				t.Fatalf("log = %s, want one record", buf.String())
+			}
+			v, _ := records[0][tc.attr].(string)
+			if len(v) > 200+len("…") || !strings.HasSuffix(v, "…") || !utf8.ValidString(v) {
+				t.Errorf("%s = %q (%d bytes), want it cut to 200 bytes at a rune boundary, then …", tc.attr, v, len(v))
+			}
+		})
 	}
 }

@@ -638,7 +638,7 @@ func (cw *responseWriter) writeCoded(p []byte) (int, error) {
 // the response is aborted at the end; what the handler writes from here on
 // is dropped, and it returns derr.
 func (cw *responseWriter) undecodable(derr error) error {
-	cw.refuse(refusedUndecodable, derr.Error())
+	cw.refuse(refusedUndecodable, truncate(derr.Error(), maxLogValue))
 	if raw, ok := cw.rc.untouched(); ok {
 		if cw.phase == holding {
 			cw.commit(passing)
