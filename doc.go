@@ -106,7 +106,9 @@
 // nonce, the inserted scripts take the one the page's own
 // Content-Security-Policy names, in a header or in a <meta http-equiv> of the
 // document's head; a page whose policies would block them gets no widget and
-// a warning. So compression and CSP may be inside chatwidget or in the
+// a warning, and one whose policies would block the [WithRefresh] script's
+// fetch of the token endpoint gets the widget without that script, and a
+// warning. So compression and CSP may be inside chatwidget or in the
 // handlers themselves; compressing outside costs less, the page being
 // compressed once.
 package chatwidget
