@@ -498,7 +498,7 @@ func (d *rawDeflate) check() error {
 	case err != nil:
 		return err
 	case binary.BigEndian.Uint32(b[:]) != d.sum.Sum32():
-		return errors.New("the 4 bytes after the raw deflate stream are not its Adler-32, which browsers check")
+		return errors.New("the 4 bytes after the raw deflate stream are not its Adler-32, which Chromium checks")
 	}
 	return io.EOF
 }
