@@ -453,13 +453,12 @@ func (cw *responseWriter) Place(metas []string, lost bool) []byte {
 			return nil
 		}
 	}
-	blocked := cw.fetchBlocked()
+	blocked := cw.m.refreshBlocked(cw.policies, cw.headerPolicies, cw.r, cw.token)
 	if nonce != cw.nonce || blocked != "" {
 		cw.snippet, cw.nonce = cw.m.appendSnippetRefresh(cw.snippet[:0], cw.token, nonce, blocked == ""), nonce
 	}
 	if blocked != "" {
-		cw.m.logs.log(cw.r.Context(), logRefreshBlocked, slog.LevelWarn, "chatwidget: the page's Content-Security-Policy blocks the refresh script's fetch() of the token endpoint; the widget goes in without it, and the tab's token is not renewed before its exp: let connect-src (or default-src) allow the page's own origin, e.g. connect-src 'self'",
-			slog.String("reason", blocked), slog.String("path", truncate(cw.r.URL.Path, 200)))
+		cw.m.logRefreshBlocked(cw.r, blocked)
 	}
 	return cw.snippet
 }
@@ -486,44 +485,53 @@ func (cw *responseWriter) addMetaPolicies(metas []string) bool {
 	return true
 }
 
-// fetchBlocked says which of the page's policies would block the refresh
-// script's fetch() of the token endpoint, "" if none does or the snippet
-// has no refresh script (an anonymous visitor's, or no WithRefresh). The
-// script fetches the endpoint on the page's own origin. A request that
-// came without TLS may have come through a proxy that terminates it, so
-// the origin is tried in both schemes: a policy that allows either (say
-// connect-src https://shop.example) lets the script keep its fetch.
-func (cw *responseWriter) fetchBlocked() string {
-	if cw.m.refreshURL == nil || cw.token.token == "" || len(cw.policies) == 0 {
+// refreshBlocked says which of the policies ps of r's page (the first
+// nHeader from its headers, the rest from its head's <meta> tags) would
+// block the refresh script's fetch() of the token endpoint, "" if none
+// does or the snippet for token t has no refresh script (an anonymous
+// visitor's, or no WithRefresh). The script fetches the endpoint on the
+// page's own origin. A request that came without TLS may have come through
+// a proxy that terminates it, so the origin is tried in both schemes: a
+// policy that allows either (say connect-src https://shop.example) lets
+// the script keep its fetch.
+func (m *Middleware) refreshBlocked(ps []cspPolicy, nHeader int, r *http.Request, t signed) string {
+	if m.refreshURL == nil || t.token == "" || len(ps) == 0 {
 		return ""
 	}
-	self := requestOrigin(cw.r)
-	blocked := cw.blockingPolicy(self)
+	self := requestOrigin(r)
+	blocked := m.blockingPolicy(ps, nHeader, self)
 	if blocked != "" && self.Scheme == "http" {
 		https := *self
 		https.Scheme = "https"
-		if cw.blockingPolicy(&https) == "" {
+		if m.blockingPolicy(ps, nHeader, &https) == "" {
 			return ""
 		}
 	}
 	return blocked
 }
 
-// blockingPolicy says where the first policy that does not let a page of
-// origin self fetch the refresh endpoint is: a header or a <meta>; "" if
-// every policy lets it.
-func (cw *responseWriter) blockingPolicy(self *url.URL) string {
-	u := *cw.m.refreshURL
+// blockingPolicy says where the first of ps that does not let a page of
+// origin self fetch the refresh endpoint is: a header (the first nHeader)
+// or a <meta>; "" if every policy lets it.
+func (m *Middleware) blockingPolicy(ps []cspPolicy, nHeader int, self *url.URL) string {
+	u := *m.refreshURL
 	u.Scheme, u.Host = self.Scheme, self.Host
-	for i, p := range cw.policies {
+	for i, p := range ps {
 		if !p.allowsFetch(&u, self) {
-			if i < cw.headerPolicies {
+			if i < nHeader {
 				return "connect-src (or default-src) of a Content-Security-Policy header"
 			}
 			return "connect-src (or default-src) of a <meta http-equiv=Content-Security-Policy> in the head"
 		}
 	}
 	return ""
+}
+
+// logRefreshBlocked logs that r's page gets the widget without the refresh
+// script, which the policy blocked names would keep from its fetch.
+func (m *Middleware) logRefreshBlocked(r *http.Request, blocked string) {
+	m.logs.log(r.Context(), logRefreshBlocked, slog.LevelWarn, "chatwidget: the page's Content-Security-Policy blocks the refresh script's fetch() of the token endpoint; the widget goes in without it, and the tab's token is not renewed before its exp: let connect-src (or default-src) allow the page's own origin, e.g. connect-src 'self'",
+		slog.String("reason", blocked), slog.String("path", truncate(r.URL.Path, 200)))
 }
 
 // templateScripts is what CSP looks at in the snippets of a Middleware:

@@ -1,6 +1,7 @@
 package chatwidget
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -315,6 +316,43 @@ func TestRefreshCSP(t *testing.T) {
 			warned := strings.Contains(logs.String(), "blocks the refresh script's fetch()")
 			if warned != (tc.warn != "") || !strings.Contains(logs.String(), tc.warn) || warned && !strings.Contains(logs.String(), "level=WARN") {
 				t.Errorf("logs = %q, want a warning naming %q: %v", logs.String(), tc.warn, tc.warn != "")
+			}
+		})
+	}
+}
+
+// TestSnippetRefreshCSP checks that Snippet follows the same rule as the
+// middleware's insertion under the Content-Security-Policy header the
+// handler set: a policy that would block the refresh script's fetch gets
+// the widget without the script, and a warning.
+func TestSnippetRefreshCSP(t *testing.T) {
+	tests := []struct {
+		name, policy string
+		refresh      bool // the widget keeps the refresh script
+		warnings     int
+	}{
+		{"connect-src 'self'", "default-src 'none'; script-src 'nonce-n1'; connect-src 'self'", true, 0},
+		{"default-src 'none'", "default-src 'none'; script-src 'nonce-n1'", false, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &logBuffer{}
+			m := newTest(t, fixed(alice), logs, WithRefresh(Refresh{Update: "ChatWidget.setToken"}))
+			var got string
+			serve(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Security-Policy", tc.policy)
+				got = string(m.Snippet(r))
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				io.WriteString(w, "<!DOCTYPE html><body>"+got+"</body>")
+			})), httptest.NewRequest("GET", "/", nil))
+			if !strings.Contains(got, `nonce="n1"`) {
+				t.Fatalf("Snippet = %q, want the widget with nonce n1", got)
+			}
+			if has := strings.Contains(got, "fetch(new URL("); has != tc.refresh {
+				t.Errorf("refresh script in Snippet: %v, want %v: %s", has, tc.refresh, got)
+			}
+			if n := strings.Count(logs.String(), "blocks the refresh script's fetch()"); n != tc.warnings {
+				t.Errorf("logs = %q: %d warnings about the refresh script, want %d", logs.String(), n, tc.warnings)
 			}
 		})
 	}

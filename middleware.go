@@ -225,7 +225,7 @@ func (m *Middleware) Snippet(r *http.Request) template.HTML {
 	if t.token == "" && !m.anonymous {
 		return ""
 	}
-	nonce := m.configuredNonce(r)
+	nonce, blocked := m.configuredNonce(r), ""
 	if wrapped {
 		var ok bool
 		if !handOutTo(hw, m, t) {
@@ -233,31 +233,39 @@ func (m *Middleware) Snippet(r *http.Request) template.HTML {
 				slog.String("path", truncate(r.URL.Path, 200)))
 			return ""
 		}
-		if nonce, ok = m.headerPoliciesNonce(hw.Header(), r, t, nonce); !ok {
+		if nonce, blocked, ok = m.headerPoliciesNonce(hw.Header(), r, t, nonce); !ok {
 			m.logs.log(r.Context(), logSnippetCSP, slog.LevelWarn, "chatwidget: the response's Content-Security-Policy lets no nonce run the widget Snippet would give; it gives nothing: allow scripts by nonce ('nonce-…' in script-src)",
 				slog.String("path", truncate(r.URL.Path, 200)))
 			return ""
 		}
+		if blocked != "" {
+			m.logRefreshBlocked(r, blocked)
+		}
 	}
-	return template.HTML(m.appendSnippet(nil, t, nonce)) // #nosec G203 -- built from the site's own templates; the token and nonce are checked to be inert
+	return template.HTML(m.appendSnippetRefresh(nil, t, nonce, blocked == "")) // #nosec G203 -- built from the site's own templates; the token and nonce are checked to be inert
 }
 
 // headerPoliciesNonce returns the nonce that lets the widget for token t
 // run under the Content-Security-Policy headers already in h (any key case,
 // Report-Only aside): want (WithNonce's) if they allow it, else the one
-// they name; want itself when h has no policy. ok is false if no nonce
-// lets the widget run, or if h holds more than maxPolicies policies.
-func (m *Middleware) headerPoliciesNonce(h http.Header, r *http.Request, t signed, want string) (nonce string, ok bool) {
+// they name; want itself when h has no policy. blocked says which policy
+// would block the refresh script's fetch ("" if none does: see
+// refreshBlocked). ok is false if no nonce lets the widget run, or if h
+// holds more than maxPolicies policies.
+func (m *Middleware) headerPoliciesNonce(h http.Header, r *http.Request, t signed, want string) (nonce, blocked string, ok bool) {
 	var ps []cspPolicy
 	for _, v := range cspHeaders(h) {
 		if ps, ok = parseCSP(ps, v); !ok {
-			return "", false // more than maxPolicies
+			return "", "", false // more than maxPolicies
 		}
 	}
 	if len(ps) == 0 {
-		return want, true
+		return want, "", true
 	}
-	return chooseNonce(ps, m.scripts.of(t), want, requestOrigin(r))
+	if nonce, ok = chooseNonce(ps, m.scripts.of(t), want, requestOrigin(r)); !ok {
+		return "", "", false
+	}
+	return nonce, m.refreshBlocked(ps, len(ps), r, t), true
 }
 
 // TokenFor returns the signed token for v and its expiry, from the cache while
