@@ -149,13 +149,15 @@ func compressingHandler(c testCoding, page []byte, chunk int, header ...string) 
 }
 
 // decoderGoroutines returns the stacks of the decoders' goroutines that are
-// still running.
+// left waiting. One that is runnable or running has closed its output (the
+// join) and is only returning: the join happened, and the goroutine may be
+// caught between its last deferred call and its exit.
 func decoderGoroutines() []string {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	var left []string
 	for g := range strings.SplitSeq(string(buf), "\n\n") {
-		if strings.Contains(g, "chatwidget.(*decodeRun).decode") {
+		if strings.Contains(g, "chatwidget.(*decodeRun).decode") && !strings.Contains(g, " [runnable]:") && !strings.Contains(g, " [running]:") {
 			left = append(left, g)
 		}
 	}

@@ -45,6 +45,24 @@ func (p phase) headersOut() bool { return p >= injecting }
 // It implements Flush, Hijack and ReadFrom only through the wrappers made by
 // wrap, which advertise exactly what the inner writer has.
 type responseWriter struct {
+	// response is the state of the response being written, all of it
+	// reset by one assignment in newResponseWriter, so that nothing of one
+	// visitor's response can stay for the next.
+	response
+	inj     *rewrite.Injector // never nil; kept across requests by the pool
+	snippet []byte            // a buffer kept across requests
+	// gen counts the responses cw served: the handle a handler got is live
+	// only while gen is the one it was made with (see handle).
+	gen atomic.Uint64
+	// mu is held by every call through a handle, from its check of gen to
+	// its end, and by serve while it ends the response: a call that a
+	// goroutine began before the handler returned ends before cw goes
+	// back to the pool, instead of running on into the next response.
+	mu sync.Mutex
+}
+
+// response is what a responseWriter knows of the response it writes.
+type response struct {
 	w     http.ResponseWriter
 	r     *http.Request
 	m     *Middleware
@@ -85,18 +103,8 @@ type responseWriter struct {
 	handed    signed
 	handedOut bool
 	handedBy  *Middleware
-	private   bool              // the headers were made private for a token
-	varied    bool              // the headers got pageVary
-	inj       *rewrite.Injector // never nil; kept across requests by the pool
-	snippet   []byte
-	// gen counts the responses cw served: the handle a handler got is live
-	// only while gen is the one it was made with (see handle).
-	gen atomic.Uint64
-	// mu is held by every call through a handle, from its check of gen to
-	// its end, and by serve while it ends the response: a call that a
-	// goroutine began before the handler returned ends before cw goes
-	// back to the pool, instead of running on into the next response.
-	mu sync.Mutex
+	private   bool // the headers were made private for a token
+	varied    bool // the headers got pageVary
 }
 
 // Compile-time checks of what the writer's pieces implement.
@@ -114,12 +122,8 @@ func newResponseWriter(w http.ResponseWriter, r *http.Request, m *Middleware, va
 	// The injector is left as Release left it: choose resets it before any
 	// use, and most responses never use it. It is behind a pointer so that
 	// its scanner's stack is not copied or cleared for them.
-	inj, snippet := cw.inj, cw.snippet[:0]
-	cw.w, cw.r, cw.m, cw.phase, cw.variant, cw.disabled, cw.status = w, r, m, sniffing, variant, false, 0
-	cw.sniffed, cw.refused, cw.refusedWhat, cw.contentType = nil, notRefused, "", ""
-	cw.rc, cw.abort, cw.token, cw.policies, cw.headerPolicies, cw.nonce, cw.want = nil, false, signed{}, cw.policies[:0], 0, "", ""
-	cw.handed, cw.handedOut, cw.handedBy, cw.private, cw.varied = signed{}, false, nil, false, false
-	cw.inj, cw.snippet = inj, snippet
+	cw.response = response{w: w, r: r, m: m, phase: sniffing, variant: variant, refused: notRefused, policies: cw.policies[:0]}
+	cw.snippet = cw.snippet[:0]
 	return cw
 }
 
@@ -135,9 +139,8 @@ func (cw *responseWriter) release() {
 	if cw.rc != nil {
 		cw.rc.release()
 	}
-	cw.w, cw.r, cw.m, cw.sniffed, cw.handed, cw.handedBy, cw.rc = nil, nil, nil, nil, signed{}, nil, nil
-	cw.token = signed{}
 	clear(cw.policies)
+	cw.response = response{policies: cw.policies[:0]} // nothing of the request stays reachable
 	if keep {
 		writerPool.Put(cw) // else let an unusually large buffer go
 	}
