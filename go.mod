@@ -3,7 +3,7 @@ module github.com/chatwidget/chatwidget
 go 1.25.0
 
 require (
-	github.com/andybalholm/brotli v1.2.0
+	github.com/andybalholm/brotli v1.2.6
 	github.com/golang-jwt/jwt/v5 v5.2.2
 	github.com/gorilla/sessions v1.2.2
 	github.com/klauspost/compress v1.15.15

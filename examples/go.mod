@@ -3,7 +3,7 @@ module github.com/chatwidget/chatwidget/examples
 go 1.26.0
 
 require (
-	github.com/andybalholm/brotli v1.2.0
+	github.com/andybalholm/brotli v1.2.6
 	github.com/chatwidget/chatwidget v0.0.0-00010101000000-000000000000
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
