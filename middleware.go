@@ -153,12 +153,12 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		r = r.WithContext(context.WithValue(r.Context(), writerKey{}, hw))
 		cw.r = r // the resolver sees what the handler did to it (gorilla/sessions keeps its registry in *r)
 	}
-	// Not deferred: after a panic the response is abandoned (net/http
-	// resets the connection), and writing the widget would hide that; the
-	// writer is then left to the garbage collector, not the pool, and only
-	// its handle goes dead.
-	// The lock waits for a call a goroutine of the handler's began before
-	// it returned: that call ends in this response, not the next one.
+	// Ending the response is not deferred: after a panic the response is
+	// abandoned (net/http resets the connection), and writing the widget
+	// would hide that. The deferred function only makes the handle dead
+	// (under the lock, which waits for a call a goroutine of the handler's
+	// began before the panic) and ends the decoder's goroutine; the writer
+	// is left to the garbage collector, not the pool.
 	returned := false
 	defer func() {
 		if !returned {
